@@ -1,0 +1,1 @@
+"""boxoffice: a cinema ticketing system of five services in one package."""

@@ -1,0 +1,8 @@
+"""Wiring of the booking service."""
+
+from boxoffice.core.app import ServiceDefinition
+
+SERVICE = ServiceDefinition(
+    name="booking", package="boxoffice.booking", title="booking service",
+    description="Seat holds, bookings and their lifecycle.", routers=[],
+)

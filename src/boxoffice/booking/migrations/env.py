@@ -1,0 +1,4 @@
+from boxoffice.booking.models import Base
+from boxoffice.core.migrations import run_env
+
+run_env(Base.metadata)

@@ -1,0 +1,1 @@
+"""Mechanism every service shares: settings, database, errors, auth, events, observability."""

@@ -1,0 +1,139 @@
+"""Token issuing and verification (design 5.1 plus `jti`), CurrentUser and role dependencies.
+
+Every service verifies tokens locally with the shared key and asks the revocation store
+whether the token was logged out; nothing calls the auth service per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from boxoffice.core.errors import NotAuthenticated, PermissionDenied, ServiceUnavailable
+from boxoffice.core.settings import Settings
+
+Role = Literal["customer", "staff", "admin"]
+ROLES: tuple[Role, ...] = ("customer", "staff", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as the verified token says."""
+
+    user_id: uuid.UUID
+    email: str
+    role: Role
+    jti: str
+    expires_at: dt.datetime
+    token: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("staff", "admin")
+
+
+def issue_token(settings: Settings, *, user_id: uuid.UUID, email: str, role: str,
+                expires_in: dt.timedelta | None = None) -> tuple[str, dt.datetime]:
+    """Sign an access token; returns it with its expiry."""
+    now = dt.datetime.now(dt.UTC)
+    expires = now + (expires_in or dt.timedelta(minutes=settings.access_token_expire_minutes))
+    claims = {
+        "sub": email,
+        "user_id": str(user_id),
+        "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, settings.signing_key, algorithm=settings.jwt_algorithm)
+    return token, expires
+
+
+def decode_token(settings: Settings, token: str) -> Principal:
+    """Verify signature, expiry and shape; raise NotAuthenticated otherwise."""
+    try:
+        # Only the configured algorithm is accepted, which rules out `alg: none` and key confusion.
+        claims = jwt.decode(
+            token,
+            settings.signing_key,
+            algorithms=[settings.jwt_algorithm],
+            options={"require": ["exp", "iat", "sub", "jti"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise NotAuthenticated("Token has expired")
+    except jwt.PyJWTError:
+        raise NotAuthenticated("Invalid token")
+    try:
+        role = claims["role"]
+        if role not in ROLES:
+            raise ValueError(role)
+        return Principal(
+            user_id=uuid.UUID(str(claims["user_id"])),
+            email=str(claims["sub"]),
+            role=role,
+            jti=str(claims["jti"]),
+            expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
+            token=token,
+        )
+    except (KeyError, ValueError, TypeError):
+        raise NotAuthenticated("Invalid token claims")
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from POST /api/auth/token")
+
+
+async def _principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    if credentials is None:
+        return None
+    runtime = request.app.state.runtime
+    principal = decode_token(runtime.settings, credentials.credentials)
+    try:
+        revoked = await runtime.revocations.is_revoked(principal.jti)
+    except Exception as exc:  # the revocation list is a security check: fail closed
+        raise ServiceUnavailable("Token revocation list unavailable") from exc
+    if revoked:
+        raise NotAuthenticated("Token has been revoked")
+    return principal
+
+
+async def _current_user(principal: Annotated[Principal | None, Depends(_principal)]) -> Principal:
+    if principal is None:
+        raise NotAuthenticated()
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(_current_user)]
+"""The verified caller; 401 without a valid, unrevoked token."""
+
+OptionalUser = Annotated[Principal | None, Depends(_principal)]
+"""The caller when a token is sent (and then it must be valid), else None."""
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets only the given roles through (403 for the others)."""
+
+    async def check(user: CurrentUser) -> Principal:
+        if user.role not in roles:
+            raise PermissionDenied(f"Requires role: {', '.join(roles)}")
+        return user
+
+    check.__name__ = f"require_{'_or_'.join(roles)}"
+    return check
+
+
+AdminUser = Annotated[Principal, Depends(require_role("admin"))]
+StaffUser = Annotated[Principal, Depends(require_role("staff", "admin"))]

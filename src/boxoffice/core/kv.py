@@ -1,0 +1,116 @@
+"""Small key-value adapters: the catalog cache and the token revocation list.
+
+Each has an in-process implementation (embedded mode, one process) and a Redis one
+(distributed mode); one contract test suite runs against both (tests/core/test_kv_contract.py).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+
+class Cache(Protocol):
+    """A string cache with per-key TTL and counters (counters version cache namespaces)."""
+
+    async def get(self, key: str) -> str | None: ...
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None: ...
+    async def delete(self, key: str) -> None: ...
+    async def incr(self, key: str) -> int: ...
+
+
+class RevocationStore(Protocol):
+    """Token ids (jti) revoked until their token would have expired anyway."""
+
+    async def revoke(self, jti: str, ttl_seconds: int) -> None: ...
+    async def is_revoked(self, jti: str) -> bool: ...
+
+
+class MemoryCache:
+    """In-process cache for embedded mode; entries expire lazily on read."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[str, float | None]] = {}
+
+    def _live(self, key: str) -> str | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and expires <= time.monotonic():
+            del self._data[key]
+            return None
+        return value
+
+    async def get(self, key: str) -> str | None:
+        return self._live(key)
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        if len(self._data) > 50_000:  # bound memory: drop expired entries first, then everything
+            for k in [k for k in self._data if self._live(k) is None]:
+                self._data.pop(k, None)
+            if len(self._data) > 50_000:
+                self._data.clear()
+        self._data[key] = (value, time.monotonic() + ttl_seconds)
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def incr(self, key: str) -> int:
+        current = int(self._live(key) or 0) + 1
+        self._data[key] = (str(current), None)
+        return current
+
+
+class RedisCache:
+    """Cache in Redis, keys under a prefix so several systems can share one server."""
+
+    def __init__(self, redis: Redis, prefix: str = "") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def get(self, key: str) -> str | None:
+        value = await self._redis.get(self._prefix + key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        await self._redis.set(self._prefix + key, value, ex=ttl_seconds)
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+    async def incr(self, key: str) -> int:
+        return int(await self._redis.incr(self._prefix + key))
+
+
+class MemoryRevocationStore:
+    """Revoked token ids in this process (embedded mode: every service shares the one store)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    async def revoke(self, jti: str, ttl_seconds: int) -> None:
+        now = time.monotonic()
+        for k in [k for k, t in self._until.items() if t <= now]:
+            del self._until[k]
+        self._until[jti] = now + max(ttl_seconds, 1)
+
+    async def is_revoked(self, jti: str) -> bool:
+        until = self._until.get(jti)
+        return until is not None and until > time.monotonic()
+
+
+class RedisRevocationStore:
+    """Revoked token ids in Redis, each key expiring when its token would have."""
+
+    def __init__(self, redis: Redis, prefix: str = "") -> None:
+        self._redis = redis
+        self._prefix = prefix + "revoked:"
+
+    async def revoke(self, jti: str, ttl_seconds: int) -> None:
+        await self._redis.set(self._prefix + jti, "1", ex=max(ttl_seconds, 1))
+
+    async def is_revoked(self, jti: str) -> bool:
+        return bool(await self._redis.exists(self._prefix + jti))

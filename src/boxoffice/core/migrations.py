@@ -1,0 +1,81 @@
+"""Alembic, one migration history per service, run from code at start or by `boxoffice migrate`.
+
+A service's `migrations/env.py` is one call to `run_env(metadata)`; its versions live beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+from typing import Any
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+
+from boxoffice.core.db import create_database_if_missing, make_engine
+
+
+def alembic_config(service_package: str, url: str) -> Config:
+    """The Alembic config of a service package such as `boxoffice.auth`."""
+    location = resources.files(service_package) / "migrations"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(location))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["database_url"] = url
+    return cfg
+
+
+def _upgrade_sync(service_package: str, url: str, revision: str) -> None:
+    command.upgrade(alembic_config(service_package, url), revision)
+
+
+async def migrate(service_package: str, url: str, revision: str = "head") -> None:
+    """Create the database if missing and bring it to `revision`."""
+    await create_database_if_missing(url)
+    # Alembic's command API is synchronous and env.py runs its own event loop: use a thread.
+    await asyncio.to_thread(_upgrade_sync, service_package, url, revision)
+
+
+def run_env(target_metadata: MetaData | list[MetaData]) -> None:
+    """The body of every service's migrations/env.py."""
+    url = context.config.attributes.get("database_url") or context.config.get_main_option(
+        "sqlalchemy.url"
+    )
+    if context.is_offline_mode():
+        context.configure(
+            url=url,
+            target_metadata=target_metadata,
+            literal_binds=True,
+            render_as_batch=url.startswith("sqlite"),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def do_run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as conn:
+                await conn.run_sync(do_run)
+                await conn.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run_async())
+
+
+def revision_autogenerate(service_package: str, url: str, message: str, **kw: Any) -> None:
+    """Developer helper: autogenerate a revision for a service against an up-to-date database."""
+    command.revision(alembic_config(service_package, url), message=message, autogenerate=True, **kw)

@@ -1,0 +1,122 @@
+"""Metrics (design appendix B), structured JSON logs, and the correlation id (design 6.4)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CORRELATION_HEADER = "X-Correlation-ID"
+correlation_id_ctx: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+# One registry per process: in embedded mode all five services report into it, told apart
+# by the `service` label.
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "Total HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Request latency",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+BOOKINGS = Counter("bookings_total", "Total booking attempts", ["outcome"])
+PAYMENTS = Counter("payments_total", "Total payment attempts", ["outcome"])
+CACHE_HITS = Counter("cache_hits_total", "Cache hits", ["service", "cache"])
+CACHE_MISSES = Counter("cache_misses_total", "Cache misses", ["service", "cache"])
+CIRCUIT_BREAKER_STATE = Gauge(
+    "circuit_breaker_state",
+    "Circuit breaker state (0 closed, 1 half-open, 2 open)",
+    ["service", "target"],
+)
+
+
+def current_correlation_id() -> str | None:
+    return correlation_id_ctx.get()
+
+
+def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
+    """structlog for the whole process: JSON lines with the correlation id merged in."""
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if json_logs
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+class ObservabilityMiddleware:
+    """Correlation id in and out, request metrics by route template, one access log line."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+        self.log = structlog.get_logger(f"boxoffice.{service}")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-correlation-id":
+                incoming = value.decode("latin-1")[:128]
+                break
+        cid = incoming or str(uuid.uuid4())
+        token = correlation_id_ctx.set(cid)
+        structlog.contextvars.bind_contextvars(correlation_id=cid, service=self.service)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (CORRELATION_HEADER.lower().encode(), cid.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            HTTP_DURATION.labels(self.service, method, template).observe(elapsed)
+            if template not in ("/health", "/metrics"):
+                self.log.info(
+                    "request", method=method, path=scope.get("path"), status=status,
+                    ms=round(elapsed * 1000, 1),
+                )
+            structlog.contextvars.unbind_contextvars("correlation_id", "service")
+            correlation_id_ctx.reset(token)
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,88 @@
+"""What a process shares between its services: settings and the adapters behind small interfaces.
+
+Embedded mode builds one Runtime with in-process adapters for all five services (so a logout in
+auth is seen by booking); distributed mode builds one per service process, on Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from boxoffice.core.http import ServiceClient
+from boxoffice.core.kv import (
+    Cache,
+    MemoryCache,
+    MemoryRevocationStore,
+    RedisCache,
+    RedisRevocationStore,
+    RevocationStore,
+)
+from boxoffice.core.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """Settings plus adapters; `extras` carries adapters that later layers add (bus, holds)."""
+
+    settings: Settings
+    cache: Cache
+    revocations: RevocationStore
+    redis: Redis | None = None
+    # Embedded mode reaches the other services in-process through their ASGI apps.
+    transports: dict[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
+    clients: dict[tuple[str, str], ServiceClient] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.settings.distributed
+
+    def client(self, caller: str, target: str) -> ServiceClient:
+        """The shared client (with its breaker) from service `caller` to service `target`."""
+        key = (caller, target)
+        if key not in self.clients:
+            s = self.settings
+            transport = self.transports.get(target)
+            self.clients[key] = ServiceClient(
+                caller,
+                target,
+                f"http://{target}" if transport else s.service_url(target),
+                timeout=s.http_timeout_seconds,
+                retries=s.http_retries,
+                failure_threshold=s.breaker_failure_threshold,
+                recovery_timeout=s.breaker_recovery_seconds,
+                transport=transport,
+            )
+        return self.clients[key]
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+        self.clients.clear()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def memory_runtime(settings: Settings) -> Runtime:
+    """In-process adapters: embedded mode (one process, one worker)."""
+    return Runtime(settings=settings, cache=MemoryCache(), revocations=MemoryRevocationStore())
+
+
+def redis_runtime(settings: Settings) -> Runtime:
+    """Redis-backed adapters: distributed mode."""
+    redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    prefix = f"{settings.db_prefix}bo:" if settings.db_prefix else "bo:"
+    return Runtime(
+        settings=settings,
+        cache=RedisCache(redis, prefix),
+        revocations=RedisRevocationStore(redis, prefix),
+        redis=redis,
+    )
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    return redis_runtime(settings) if settings.distributed else memory_runtime(settings)

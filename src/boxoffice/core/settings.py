@@ -1,0 +1,157 @@
+"""One definition of every setting, read from the environment (SPEC section 5)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("auth", "movie", "booking", "payment", "notification")
+
+# The design's database names, one per service.
+DATABASE_NAMES = {
+    "auth": "auth_db",
+    "movie": "movies_db",
+    "booking": "bookings_db",
+    "payment": "payments_db",
+    "notification": "notifications_db",
+}
+
+# Where each service listens in distributed mode (design 2.2) and its gateway prefix (SPEC 3).
+SERVICE_PORTS = {"auth": 8001, "movie": 8002, "booking": 8003, "payment": 8004, "notification": 8005}
+GATEWAY_PREFIXES = {
+    "auth": "auth",
+    "movie": "movies",
+    "booking": "bookings",
+    "payment": "payments",
+    "notification": "notifications",
+}
+
+# Only for trying the system out in embedded mode; distributed mode refuses to start with it.
+DEV_SECRET_KEY = "boxoffice-embedded-dev-secret-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    """Every boxoffice setting; env var names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    mode: Literal["embedded", "distributed"] = Field(
+        "embedded", alias="BOXOFFICE_MODE", description="embedded (one process) or distributed"
+    )
+    database_url: str | None = Field(
+        None, description="This service's database URL; wins over POSTGRES_URL when set"
+    )
+    postgres_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        description="PostgreSQL server URL from which each service's database is derived",
+    )
+    db_prefix: str = Field(
+        "", alias="BOXOFFICE_DB_PREFIX", description="Prefix for the per-service database names"
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
+    rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
+    secret_key: str | None = Field(None, description="JWT signing key; required when distributed")
+    jwt_algorithm: str = Field("HS256", description="JWT signing algorithm")
+    access_token_expire_minutes: int = Field(30, ge=1, description="Access token lifetime")
+    bcrypt_rounds: int = Field(12, ge=4, le=16, description="bcrypt cost factor")
+    cors_origins: str = Field(
+        "http://localhost:8080,http://localhost:3000", description="Comma-separated CORS origins"
+    )
+    seat_hold_ttl_seconds: int = Field(600, ge=1, description="How long a seat hold lasts")
+    booking_expiry_seconds: int = Field(900, ge=1, description="How long a booking may stay unpaid")
+    max_seats_per_booking: int = Field(10, ge=1, le=100, description="Seats one booking may take")
+    data_dir: Path = Field(
+        Path(".boxoffice"), alias="BOXOFFICE_DATA_DIR", description="Embedded mode's files"
+    )
+    smtp_url: str | None = Field(None, description="SMTP server, e.g. smtp://127.0.0.1:2525")
+    mail_from: str = Field("boxoffice <tickets@boxoffice.local>", description="E-mail sender")
+    admin_email: str | None = Field(
+        None, alias="BOXOFFICE_ADMIN_EMAIL", description="Admin created or updated at start"
+    )
+    admin_password: str | None = Field(
+        None, alias="BOXOFFICE_ADMIN_PASSWORD", description="That admin's password"
+    )
+    demo_data: bool | None = Field(
+        None,
+        alias="BOXOFFICE_DEMO_DATA",
+        description="Load the demo catalog at start (default on in embedded mode)",
+    )
+    rate_limit_general: str = Field("60/minute", description="Limit for every API path")
+    rate_limit_booking: str = Field("10/minute", description="Limit for book, cancel and pay")
+    http_timeout_seconds: float = Field(3.0, gt=0, description="Timeout of calls between services")
+    http_retries: int = Field(3, ge=1, description="Attempts of idempotent calls between services")
+    breaker_failure_threshold: int = Field(5, ge=1, description="Failures that open a breaker")
+    breaker_recovery_seconds: float = Field(30.0, gt=0, description="Open breaker's cool-down")
+    log_level: str = Field("INFO", description="Log level")
+    log_json: bool = Field(True, description="JSON logs (false: human-readable console)")
+    # Base URLs of the services, for calls between them in distributed mode.
+    auth_service_url: str = Field("http://127.0.0.1:8001", description="Auth service base URL")
+    movie_service_url: str = Field("http://127.0.0.1:8002", description="Movie service base URL")
+    booking_service_url: str = Field("http://127.0.0.1:8003", description="Booking base URL")
+    payment_service_url: str = Field("http://127.0.0.1:8004", description="Payment base URL")
+    notification_service_url: str = Field(
+        "http://127.0.0.1:8005", description="Notification service base URL"
+    )
+    payment_gateway_latency_ms: int = Field(0, ge=0, description="Simulated card gateway latency")
+    payment_gateway_timeout_seconds: float = Field(5.0, gt=0, description="Card gateway timeout")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def distributed(self) -> bool:
+        return self.mode == "distributed"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def demo_data_enabled(self) -> bool:
+        return self.demo_data if self.demo_data is not None else not self.distributed
+
+    @property
+    def signing_key(self) -> str:
+        """The JWT key; embedded mode may fall back to a development key, distributed may not."""
+        if self.secret_key:
+            return self.secret_key
+        if self.distributed:
+            raise RuntimeError("SECRET_KEY must be set in distributed mode")
+        return DEV_SECRET_KEY
+
+    def service_url(self, service: str) -> str:
+        return str(getattr(self, f"{service}_service_url")).rstrip("/")
+
+    def database_url_for(self, service: str) -> str:
+        """The service's database: DATABASE_URL, else derived from POSTGRES_URL or the data dir."""
+        if self.database_url:
+            return self.database_url
+        name = self.db_prefix + DATABASE_NAMES[service]
+        if self.distributed:
+            base = self.postgres_url.rsplit("/", 1)[0]
+            return f"{base}/{name}"
+        return f"sqlite+aiosqlite:///{(self.data_dir / name).resolve()}.sqlite3"
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'60/minute' -> (60, 60): requests allowed per window of that many seconds."""
+    count, _, unit = rate.partition("/")
+    seconds = {"second": 1, "minute": 60, "hour": 3600}[unit.strip().rstrip("s") or "minute"]
+    return int(count), seconds
+
+
+def money(value: float | int | str | Decimal) -> Decimal:
+    """A decimal with two places, the way every amount is stored and compared."""
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]

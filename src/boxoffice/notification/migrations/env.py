@@ -1,0 +1,4 @@
+from boxoffice.core.migrations import run_env
+from boxoffice.notification.models import Base
+
+run_env(Base.metadata)

@@ -1,0 +1,38 @@
+"""The app factory gives every service health, metrics, correlation ids and the error shape."""
+
+import pytest
+
+SERVICES = ["auth", "movies", "bookings", "payments", "notifications"]
+
+
+@pytest.mark.parametrize("prefix", SERVICES)
+async def test_every_service_answers_health_with_a_timestamp(api, prefix):
+    response = await api.get(f"/api/{prefix}/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["timestamp"].endswith("Z") or "+00:00" in body["timestamp"]
+    assert body["checks"]["database"] == "ok"
+
+
+async def test_unknown_path_is_a_404_in_the_error_shape(api):
+    response = await api.get("/api/bookings/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "Not Found", "status_code": 404, "error_type": "NotFoundError"
+    }
+
+
+async def test_correlation_id_is_echoed_and_made_when_missing(api):
+    sent = await api.get("/api/payments/health", headers={"X-Correlation-ID": "abc-123"})
+    assert sent.headers["X-Correlation-ID"] == "abc-123"
+    made = await api.get("/api/payments/health")
+    assert len(made.headers["X-Correlation-ID"]) == 36
+
+
+async def test_metrics_expose_the_design_names(api):
+    await api.get("/api/auth/health")
+    text = (await api.get("/api/auth/metrics")).text
+    for name in ("http_requests_total", "http_request_duration_seconds", "bookings_total",
+                 "payments_total", "cache_hits_total", "circuit_breaker_state"):
+        assert f"# TYPE {name}" in text
