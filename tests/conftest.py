@@ -98,8 +98,9 @@ def make_runtime(settings: Settings) -> Runtime:
 
 
 @contextlib.asynccontextmanager
-async def running_system(settings: Settings, services: tuple[str, ...] | None = None
-                         ) -> AsyncIterator[httpx.AsyncClient]:
+async def running_system(
+    settings: Settings, services: tuple[str, ...] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """The embedded composition of `services` on `settings`' adapters, its lifespan entered,
     and an HTTP client speaking to it at the gateway paths."""
     from boxoffice.embedded import create_embedded_app
@@ -109,8 +110,9 @@ async def running_system(settings: Settings, services: tuple[str, ...] | None = 
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test",
-                                         timeout=30) as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", timeout=30
+            ) as client:
                 client.app = app  # type: ignore[attr-defined]
                 client.runtime = runtime  # type: ignore[attr-defined]
                 yield client
@@ -121,7 +123,9 @@ async def running_system(settings: Settings, services: tuple[str, ...] | None = 
 
 
 @pytest.fixture
-async def api(backend: str, make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
+async def api(
+    backend: str, make_settings: Callable[..., Settings]
+) -> AsyncIterator[httpx.AsyncClient]:
     """The whole system, in-process, on the test's backend; `api.runtime` has the adapters."""
     async with running_system(make_settings(backend)) as client:
         yield client
@@ -132,11 +136,13 @@ def token_for(make_settings: Callable[..., Settings]) -> Callable[..., str]:
     """Mint a token as the auth service would (verification is local in every service)."""
     settings = make_settings()
 
-    def mint(role: str = "customer", user_id: uuid.UUID | None = None,
-             email: str | None = None) -> str:
+    def mint(
+        role: str = "customer", user_id: uuid.UUID | None = None, email: str | None = None
+    ) -> str:
         uid = user_id or uuid.uuid4()
-        token, _ = issue_token(settings, user_id=uid, email=email or f"{uid.hex[:8]}@x.test",
-                               role=role)
+        token, _ = issue_token(
+            settings, user_id=uid, email=email or f"{uid.hex[:8]}@x.test", role=role
+        )
         return token
 
     return mint

@@ -28,8 +28,9 @@ class _GatewayAliases:
         await self.app(scope, receive, send)
 
 
-def create_embedded_app(settings: Settings, runtime: Runtime | None = None,
-                        services: Sequence[str] | None = None) -> FastAPI:
+def create_embedded_app(
+    settings: Settings, runtime: Runtime | None = None, services: Sequence[str] | None = None
+) -> FastAPI:
     """The whole system as one app; service sub-apps are mounted at their gateway prefixes."""
     runtime = runtime or memory_runtime(settings)
     apps = {}
@@ -53,8 +54,13 @@ def create_embedded_app(settings: Settings, runtime: Runtime | None = None,
             finally:
                 await runtime.aclose()
 
-    root = FastAPI(title="boxoffice (embedded)", lifespan=lifespan, docs_url=None, redoc_url=None,
-                   openapi_url=None)
+    root = FastAPI(
+        title="boxoffice (embedded)",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     root.state.runtime = runtime
     root.state.service_apps = apps
     for name, service_app in apps.items():

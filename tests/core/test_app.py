@@ -19,7 +19,9 @@ async def test_unknown_path_is_a_404_in_the_error_shape(api):
     response = await api.get("/api/bookings/no-such-thing")
     assert response.status_code == 404
     assert response.json() == {
-        "detail": "Not Found", "status_code": 404, "error_type": "NotFoundError"
+        "detail": "Not Found",
+        "status_code": 404,
+        "error_type": "NotFoundError",
     }
 
 
@@ -33,6 +35,12 @@ async def test_correlation_id_is_echoed_and_made_when_missing(api):
 async def test_metrics_expose_the_design_names(api):
     await api.get("/api/auth/health")
     text = (await api.get("/api/auth/metrics")).text
-    for name in ("http_requests_total", "http_request_duration_seconds", "bookings_total",
-                 "payments_total", "cache_hits_total", "circuit_breaker_state"):
+    for name in (
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "bookings_total",
+        "payments_total",
+        "cache_hits_total",
+        "circuit_breaker_state",
+    ):
         assert f"# TYPE {name}" in text

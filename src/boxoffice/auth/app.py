@@ -3,6 +3,9 @@
 from boxoffice.core.app import ServiceDefinition
 
 SERVICE = ServiceDefinition(
-    name="auth", package="boxoffice.auth", title="auth service",
-    description="The auth service.", routers=[],
+    name="auth",
+    package="boxoffice.auth",
+    title="auth service",
+    description="The auth service.",
+    routers=[],
 )

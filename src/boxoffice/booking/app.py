@@ -3,6 +3,9 @@
 from boxoffice.core.app import ServiceDefinition
 
 SERVICE = ServiceDefinition(
-    name="booking", package="boxoffice.booking", title="booking service",
-    description="Seat holds, bookings and their lifecycle.", routers=[],
+    name="booking",
+    package="boxoffice.booking",
+    title="booking service",
+    description="Seat holds, bookings and their lifecycle.",
+    routers=[],
 )

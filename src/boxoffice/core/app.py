@@ -112,8 +112,14 @@ def _health_router(name: str) -> APIRouter:
     return router
 
 
-def create_service_app(defn: ServiceDefinition, runtime: Runtime, *, database_url: str | None = None,
-                       run_migrations: bool = True, run_background: bool = True) -> FastAPI:
+def create_service_app(
+    defn: ServiceDefinition,
+    runtime: Runtime,
+    *,
+    database_url: str | None = None,
+    run_migrations: bool = True,
+    run_background: bool = True,
+) -> FastAPI:
     """Build a service's FastAPI app on a runtime; the lifespan migrates, seeds and starts loops."""
     settings = runtime.settings
     db = Database(database_url or settings.database_url_for(defn.name))
@@ -186,7 +192,12 @@ async def _supervised(name: str, loop: Hook, ctx: ServiceContext) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.error("background_task_crashed", service=name, task=loop.__name__,
-                      error=repr(exc), retry_in=delay)
+            log.error(
+                "background_task_crashed",
+                service=name,
+                task=loop.__name__,
+                error=repr(exc),
+                retry_in=delay,
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30)

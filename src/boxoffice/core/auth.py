@@ -43,8 +43,14 @@ class Principal:
         return self.role in ("staff", "admin")
 
 
-def issue_token(settings: Settings, *, user_id: uuid.UUID, email: str, role: str,
-                expires_in: dt.timedelta | None = None) -> tuple[str, dt.datetime]:
+def issue_token(
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    role: str,
+    expires_in: dt.timedelta | None = None,
+) -> tuple[str, dt.datetime]:
     """Sign an access token; returns it with its expiry."""
     now = dt.datetime.now(dt.UTC)
     expires = now + (expires_in or dt.timedelta(minutes=settings.access_token_expire_minutes))

@@ -35,8 +35,13 @@ class AppError(Exception):
     error_type: ClassVar[str] = "InternalError"
     default_detail: ClassVar[str] = "Internal server error"
 
-    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         self.detail = detail or self.default_detail
         self.headers = headers
         self.extra = extra or {}

@@ -31,8 +31,9 @@ class CircuitBreaker:
     """CLOSED → OPEN after `failure_threshold` consecutive failures; after `recovery_timeout`
     one trial call is let through (HALF_OPEN): success closes, failure re-opens."""
 
-    def __init__(self, name: str, target: str, *, failure_threshold: int = 5,
-                 recovery_timeout: float = 30.0) -> None:
+    def __init__(
+        self, name: str, target: str, *, failure_threshold: int = 5, recovery_timeout: float = 30.0
+    ) -> None:
         self.name = name
         self.target = target
         self.failure_threshold = failure_threshold
@@ -94,19 +95,30 @@ class ServiceClient:
     transport errors and 5xx are retried (idempotent calls only) and count against the breaker;
     when the breaker is open or retries run out, ServiceUnavailable (503) is raised."""
 
-    def __init__(self, caller: str, target: str, base_url: str, *, timeout: float = 3.0,
-                 retries: int = 3, failure_threshold: int = 5, recovery_timeout: float = 30.0,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 backoff_base: float = 0.2) -> None:
+    def __init__(
+        self,
+        caller: str,
+        target: str,
+        base_url: str,
+        *,
+        timeout: float = 3.0,
+        retries: int = 3,
+        failure_threshold: int = 5,
+        recovery_timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff_base: float = 0.2,
+    ) -> None:
         self.target = target
         self.retries = retries
         self.backoff_base = backoff_base
-        self.breaker = CircuitBreaker(caller, target, failure_threshold=failure_threshold,
-                                      recovery_timeout=recovery_timeout)
+        self.breaker = CircuitBreaker(
+            caller, target, failure_threshold=failure_threshold, recovery_timeout=recovery_timeout
+        )
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
 
-    async def request(self, method: str, path: str, *, idempotent: bool | None = None,
-                      **kwargs: Any) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any
+    ) -> httpx.Response:
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE")
         headers = dict(kwargs.pop("headers", None) or {})

@@ -111,7 +111,10 @@ class ObservabilityMiddleware:
             HTTP_DURATION.labels(self.service, method, template).observe(elapsed)
             if template not in ("/health", "/metrics"):
                 self.log.info(
-                    "request", method=method, path=scope.get("path"), status=status,
+                    "request",
+                    method=method,
+                    path=scope.get("path"),
+                    status=status,
                     ms=round(elapsed * 1000, 1),
                 )
             structlog.contextvars.unbind_contextvars("correlation_id", "service")

@@ -22,7 +22,13 @@ DATABASE_NAMES = {
 }
 
 # Where each service listens in distributed mode (design 2.2) and its gateway prefix (SPEC 3).
-SERVICE_PORTS = {"auth": 8001, "movie": 8002, "booking": 8003, "payment": 8004, "notification": 8005}
+SERVICE_PORTS = {
+    "auth": 8001,
+    "movie": 8002,
+    "booking": 8003,
+    "payment": 8004,
+    "notification": 8005,
+}
 GATEWAY_PREFIXES = {
     "auth": "auth",
     "movie": "movies",

@@ -3,6 +3,9 @@
 from boxoffice.core.app import ServiceDefinition
 
 SERVICE = ServiceDefinition(
-    name="movie", package="boxoffice.movie", title="movie service",
-    description="The movie service.", routers=[],
+    name="movie",
+    package="boxoffice.movie",
+    title="movie service",
+    description="The movie service.",
+    routers=[],
 )
