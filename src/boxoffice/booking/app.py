@@ -1,5 +1,6 @@
 """Wiring of the booking service."""
 
+from boxoffice.booking.routes import router
 from boxoffice.core.app import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -7,5 +8,5 @@ SERVICE = ServiceDefinition(
     package="boxoffice.booking",
     title="booking service",
     description="Seat holds, bookings and their lifecycle.",
-    routers=[],
+    routers=[router],
 )
