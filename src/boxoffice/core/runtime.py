@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from boxoffice.core.holds import MemorySeatHolds, RedisSeatHolds, SeatHolds
 from boxoffice.core.http import ServiceClient
 from boxoffice.core.kv import (
     Cache,
@@ -36,6 +37,8 @@ class Runtime:
     transports: dict[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
     clients: dict[tuple[str, str], ServiceClient] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    # Seat holds (booking): in-process by default, Redis in distributed mode.
+    holds: SeatHolds = field(default_factory=MemorySeatHolds)
 
     @property
     def embedded(self) -> bool:
@@ -81,6 +84,7 @@ def redis_runtime(settings: Settings) -> Runtime:
         cache=RedisCache(redis, prefix),
         revocations=RedisRevocationStore(redis, prefix),
         redis=redis,
+        holds=RedisSeatHolds(redis, prefix),
     )
 
 
