@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     notification_service_url: str = Field(
         "http://127.0.0.1:8005", description="Notification service base URL"
     )
+    gateway_url: str = Field(
+        "http://127.0.0.1:8080", description="The API gateway the web site calls (distributed mode)"
+    )
     payment_gateway_latency_ms: int = Field(0, ge=0, description="Simulated card gateway latency")
     payment_gateway_timeout_seconds: float = Field(5.0, gt=0, description="Card gateway timeout")
 
