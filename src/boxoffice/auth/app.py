@@ -1,11 +1,14 @@
 """Wiring of the auth service."""
 
+from boxoffice.auth.bootstrap import prepare_passwords, seed_admin
+from boxoffice.auth.routes import router
 from boxoffice.core.app import ServiceDefinition
 
 SERVICE = ServiceDefinition(
     name="auth",
     package="boxoffice.auth",
     title="auth service",
-    description="The auth service.",
-    routers=[],
+    description="Accounts, passwords, access tokens (JWT), logout and roles.",
+    routers=[router],
+    startup=[prepare_passwords, seed_admin],
 )

@@ -1,0 +1,63 @@
+"""The auth service's errors, named as facts."""
+
+from boxoffice.core.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+
+
+class EmailAlreadyRegistered(Conflict):
+    """An account with this e-mail address already exists."""
+
+    default_detail = "An account with this email already exists"
+
+
+class UsernameTaken(Conflict):
+    """Another account already uses this username."""
+
+    default_detail = "This username is already taken"
+
+
+class InvalidCredentials(NotAuthenticated):
+    """The username or password is wrong (which one is not said)."""
+
+    default_detail = "Incorrect username or password"
+
+
+class AccountDisabled(PermissionDenied):
+    """The account exists but has been deactivated."""
+
+    default_detail = "This account is disabled"
+
+
+class AccountUnavailable(NotAuthenticated):
+    """The token is valid but its account no longer exists or is disabled."""
+
+    default_detail = "The account of this token no longer exists or is disabled"
+
+
+class WrongCurrentPassword(ValidationFailed):
+    """The current password given is not the account's password."""
+
+    default_detail = "Current password is incorrect"
+
+
+class PasswordUnchanged(ValidationFailed):
+    """The new password is the same as the current one."""
+
+    default_detail = "New password must differ from the current password"
+
+
+class UserNotFound(NotFound):
+    """No user has this id."""
+
+    default_detail = "User not found"
+
+
+class OwnRoleChangeRefused(PermissionDenied):
+    """An admin tried to change their own role (which could leave the cinema without an admin)."""
+
+    default_detail = "Admins cannot change their own role"

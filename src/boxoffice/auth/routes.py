@@ -1,0 +1,127 @@
+"""Auth routes (design 4.1): thin; the rules live in service.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.security import OAuth2PasswordRequestForm
+
+from boxoffice.auth import errors, service
+from boxoffice.auth.deps import Account, Passwords
+from boxoffice.auth.models import User
+from boxoffice.auth.schemas import (
+    Message,
+    PasswordChange,
+    ProfileUpdate,
+    RegisterRequest,
+    RoleChange,
+    TokenResponse,
+    UserOut,
+    VerifyResponse,
+)
+from boxoffice.core.app import Context, DbSession
+from boxoffice.core.auth import AdminUser, CurrentUser, Role
+from boxoffice.core.errors import NotAuthenticated, PermissionDenied, ServiceUnavailable, responses
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=UserOut,
+    responses=responses(errors.EmailAlreadyRegistered),
+)
+async def register(body: RegisterRequest, session: DbSession, passwords: Passwords) -> User:
+    """Create a customer account."""
+    return await service.register(session, passwords, body)
+
+
+@router.post(
+    "/token",
+    response_model=TokenResponse,
+    responses=responses(errors.InvalidCredentials, errors.AccountDisabled),
+)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: DbSession,
+    passwords: Passwords,
+    ctx: Context,
+) -> TokenResponse:
+    """Log in with the e-mail or the username as `username` (OAuth2 password form)."""
+    user = await service.authenticate(session, passwords, form.username, form.password)
+    return service.token_for(ctx.settings, user)
+
+
+@router.get("/verify", response_model=VerifyResponse, responses=responses(NotAuthenticated))
+async def verify(principal: CurrentUser, account: Account) -> VerifyResponse:
+    """The token's account and claims, when the token is valid and not revoked."""
+    return VerifyResponse(user=UserOut.model_validate(account), claims=service.claims_of(principal))
+
+
+@router.get("/profile", response_model=UserOut, responses=responses(NotAuthenticated))
+async def read_profile(account: Account) -> User:
+    """The caller's own account."""
+    return account
+
+
+@router.put("/profile", response_model=UserOut, responses=responses(NotAuthenticated))
+async def update_profile(body: ProfileUpdate, account: Account, session: DbSession) -> User:
+    """Change the caller's full name or phone number."""
+    user = service.update_profile(account, body)
+    await session.flush()
+    return user
+
+
+@router.post(
+    "/change-password",
+    response_model=Message,
+    responses=responses(NotAuthenticated, errors.WrongCurrentPassword),
+)
+async def change_password(
+    body: PasswordChange, account: Account, session: DbSession, passwords: Passwords
+) -> Message:
+    """Replace the caller's password; the current one must be given."""
+    await service.change_password(session, passwords, account, body)
+    return Message(message="Password changed")
+
+
+@router.post(
+    "/logout", response_model=Message, responses=responses(NotAuthenticated, ServiceUnavailable)
+)
+async def logout(principal: CurrentUser, ctx: Context) -> Message:
+    """Revoke this token; every service refuses it from now on."""
+    await service.logout(ctx.runtime.revocations, principal)
+    return Message(message="Logged out")
+
+
+@router.get(
+    "/users",
+    response_model=list[UserOut],
+    responses=responses(NotAuthenticated, PermissionDenied),
+)
+async def list_users(
+    _: AdminUser,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    role: Role | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of e-mail, name")] = None,
+) -> Sequence[User]:
+    """Every account, oldest first (admins only)."""
+    return await service.list_users(session, limit=limit, offset=offset, role=role, search=q)
+
+
+@router.put(
+    "/users/{user_id}/role",
+    response_model=UserOut,
+    responses=responses(NotAuthenticated, PermissionDenied, errors.UserNotFound),
+)
+async def change_role(
+    user_id: uuid.UUID, body: RoleChange, admin: AdminUser, session: DbSession
+) -> User:
+    """Make a user a customer, staff member or admin (admins only)."""
+    return await service.change_role(session, admin, user_id, body.role)

@@ -1,0 +1,176 @@
+"""The auth service's rules: accounts, passwords, logins, logout and roles. Never commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Sequence
+
+import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth import errors
+from boxoffice.auth.models import User
+from boxoffice.auth.passwords import PasswordHasher
+from boxoffice.auth.repository import DuplicateValue, UserRepository
+from boxoffice.auth.schemas import (
+    LoginUser,
+    PasswordChange,
+    ProfileUpdate,
+    RegisterRequest,
+    TokenClaims,
+    TokenResponse,
+)
+from boxoffice.core.auth import Principal, Role, issue_token
+from boxoffice.core.errors import ServiceUnavailable
+from boxoffice.core.kv import RevocationStore
+from boxoffice.core.settings import Settings
+
+
+async def register(session: AsyncSession, passwords: PasswordHasher, data: RegisterRequest) -> User:
+    """Create a customer account; the unique constraints (not a prior lookup) refuse duplicates."""
+    user = User(
+        email=data.email,
+        username=data.username,
+        password_hash=await passwords.hash(data.password),
+        full_name=data.full_name,
+        phone_number=data.phone_number,
+        role="customer",
+        is_active=True,
+    )
+    try:
+        return await UserRepository(session).add(user)
+    except DuplicateValue as dup:
+        if dup.field == "email":
+            raise errors.EmailAlreadyRegistered()
+        raise errors.UsernameTaken()
+
+
+async def find_by_login(session: AsyncSession, login: str) -> User | None:
+    """The account a login name means: an e-mail when it contains "@", else a username.
+
+    Registration only lets a username contain "@" when it is its owner's e-mail, so the two
+    lookups can never name different accounts.
+    """
+    repo = UserRepository(session)
+    login = login.strip()
+    if not login:
+        return None
+    if "@" in login:
+        return await repo.by_email(login)
+    return await repo.by_username(login)
+
+
+async def authenticate(
+    session: AsyncSession, passwords: PasswordHasher, login: str, password: str
+) -> User:
+    """The account for these credentials; unknown user and wrong password fail alike."""
+    user = await find_by_login(session, login)
+    # With no user, the hasher checks a dummy hash: both failures take the same time.
+    if not await passwords.verify(password, user.password_hash if user else None):
+        raise errors.InvalidCredentials()
+    assert user is not None
+    if not user.is_active:
+        raise errors.AccountDisabled()
+    return user
+
+
+def token_for(settings: Settings, user: User) -> TokenResponse:
+    """Sign an access token for a user (design 5.1 claims plus `jti`)."""
+    token, expires = issue_token(settings, user_id=user.id, email=user.email, role=user.role)
+    expires_in = max(0, math.floor((expires - dt.datetime.now(dt.UTC)).total_seconds()))
+    return TokenResponse(
+        access_token=token, expires_in=expires_in, user=LoginUser.model_validate(user)
+    )
+
+
+def claims_of(principal: Principal) -> TokenClaims:
+    """The claims of a token that the core dependency has already verified."""
+    claims = jwt.decode(principal.token, options={"verify_signature": False})
+    return TokenClaims.model_validate(claims)
+
+
+async def current_account(session: AsyncSession, principal: Principal) -> User:
+    """The token's account; a token outliving its account (deleted or disabled) is refused."""
+    user = await UserRepository(session).get(principal.user_id)
+    if user is None or not user.is_active:
+        raise errors.AccountUnavailable()
+    return user
+
+
+def update_profile(user: User, changes: ProfileUpdate) -> User:
+    """Apply only the fields the caller sent (sending null clears a field)."""
+    for field in changes.model_fields_set & {"full_name", "phone_number"}:
+        setattr(user, field, getattr(changes, field))
+    return user
+
+
+async def change_password(
+    session: AsyncSession, passwords: PasswordHasher, user: User, change: PasswordChange
+) -> None:
+    if not await passwords.verify(change.current_password, user.password_hash):
+        raise errors.WrongCurrentPassword()
+    if change.new_password == change.current_password:
+        raise errors.PasswordUnchanged()
+    user.password_hash = await passwords.hash(change.new_password)
+    await UserRepository(session).flush()
+
+
+async def logout(revocations: RevocationStore, principal: Principal) -> None:
+    """Revoke this token until it would have expired anyway; every service then refuses it."""
+    remaining = (principal.expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+    try:
+        await revocations.revoke(principal.jti, max(1, math.ceil(remaining)))
+    except Exception as exc:
+        raise ServiceUnavailable("Token revocation list unavailable") from exc
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    limit: int,
+    offset: int,
+    role: Role | None = None,
+    search: str | None = None,
+) -> Sequence[User]:
+    return await UserRepository(session).list(limit=limit, offset=offset, role=role, search=search)
+
+
+async def change_role(
+    session: AsyncSession, admin: Principal, user_id: uuid.UUID, role: Role
+) -> User:
+    """Give a user a role. Tokens already issued keep their old role until they expire."""
+    if user_id == admin.user_id:
+        raise errors.OwnRoleChangeRefused()
+    repo = UserRepository(session)
+    user = await repo.get(user_id)
+    if user is None:
+        raise errors.UserNotFound()
+    user.role = role
+    await repo.flush()
+    return user
+
+
+async def ensure_admin(session: AsyncSession, email: str, password_hash: str) -> User:
+    """Create the configured admin, or make the existing account an active admin with this
+    password. Raises DuplicateValue when another process created it first (retry then)."""
+    repo = UserRepository(session)
+    email = email.strip().lower()
+    user = await repo.by_email(email)
+    if user is None:
+        return await repo.add(
+            User(
+                email=email,
+                username=email,
+                password_hash=password_hash,
+                full_name="Administrator",
+                role="admin",
+                is_active=True,
+            )
+        )
+    user.password_hash = password_hash
+    user.role = "admin"
+    user.is_active = True
+    await repo.flush()
+    return user
