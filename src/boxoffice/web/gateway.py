@@ -1,0 +1,50 @@
+"""The web site's only way to the services: the gateway API, with the visitor's token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class ApiError(Exception):
+    """The API answered with an error; carries its status and the design's `detail`."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        self.status_code = status_code
+        self.detail = detail
+        super().__init__(f"{status_code}: {detail}")
+
+
+class Gateway:
+    """Calls `/api/...` paths; in embedded mode in-process, in distributed mode through NGINX."""
+
+    def __init__(self, base_url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=15)
+
+    def use_transport(self, transport: httpx.AsyncBaseTransport) -> None:
+        """Point at an in-process app (embedded mode wires this after the root app exists)."""
+        self._client = httpx.AsyncClient(base_url="http://gateway", transport=transport, timeout=15)
+
+    async def call(self, method: str, path: str, token: str | None = None,
+                   headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        """The decoded JSON body of a 2xx answer; ApiError for anything else."""
+        sent = dict(headers or {})
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        try:
+            response = await self._client.request(method, path, headers=sent, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(503, f"The service is unreachable ({type(exc).__name__})") from exc
+        if response.status_code >= 400:
+            try:
+                detail = str(response.json().get("detail", response.text))
+            except ValueError:
+                detail = response.text[:200] or response.reason_phrase
+            raise ApiError(response.status_code, detail)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
