@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from contextvars import ContextVar
 
 import structlog
@@ -38,9 +40,42 @@ CIRCUIT_BREAKER_STATE = Gauge(
     ["service", "target"],
 )
 
+# The events backbone (core/events), by service and event name.
+EVENTS_PUBLISHED = Counter(
+    "events_published_total", "Events published from the outbox (confirmed)", ["service", "event"]
+)
+EVENTS_CONSUMED = Counter(
+    "events_consumed_total", "Events handled by a consumer", ["service", "event"]
+)
+EVENTS_DUPLICATES = Counter(
+    "events_duplicates_total",
+    "Redelivered events the inbox absorbed (no second effect)",
+    ["service", "event"],
+)
+EVENTS_RETRIED = Counter(
+    "events_retried_total", "Failed event handler attempts retried", ["service", "event"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total", "Events given up on and dead-lettered", ["service", "event"]
+)
+OUTBOX_LAG = Gauge(
+    "events_outbox_lag_seconds", "Age of the oldest unpublished outbox event", ["service"]
+)
+
 
 def current_correlation_id() -> str | None:
     return correlation_id_ctx.get()
+
+
+@contextlib.contextmanager
+def bind_correlation_id(cid: str | None) -> Iterator[None]:
+    """Carry a correlation id (e.g. an event's) through work done outside a request."""
+    token = correlation_id_ctx.set(cid)
+    try:
+        with structlog.contextvars.bound_contextvars(correlation_id=cid):
+            yield
+    finally:
+        correlation_id_ctx.reset(token)
 
 
 def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from boxoffice.core.events.bus import EventBus
+from boxoffice.core.events.local import LocalBus
 from boxoffice.core.holds import MemorySeatHolds, RedisSeatHolds, SeatHolds
 from boxoffice.core.http import ServiceClient
 from boxoffice.core.kv import (
@@ -39,6 +41,8 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
     # Seat holds (booking): in-process by default, Redis in distributed mode.
     holds: SeatHolds = field(default_factory=MemorySeatHolds)
+    # The event bus (core/events): in-process broker in embedded mode, RabbitMQ when distributed.
+    bus: EventBus | None = None
 
     @property
     def embedded(self) -> bool:
@@ -66,13 +70,20 @@ class Runtime:
         for client in self.clients.values():
             await client.aclose()
         self.clients.clear()
+        if self.bus is not None:
+            await self.bus.aclose()
         if self.redis is not None:
             await self.redis.aclose()
 
 
 def memory_runtime(settings: Settings) -> Runtime:
     """In-process adapters: embedded mode (one process, one worker)."""
-    return Runtime(settings=settings, cache=MemoryCache(), revocations=MemoryRevocationStore())
+    return Runtime(
+        settings=settings,
+        cache=MemoryCache(),
+        revocations=MemoryRevocationStore(),
+        bus=local_bus(settings),
+    )
 
 
 def redis_runtime(settings: Settings) -> Runtime:
@@ -85,8 +96,15 @@ def redis_runtime(settings: Settings) -> Runtime:
         revocations=RedisRevocationStore(redis, prefix),
         redis=redis,
         holds=RedisSeatHolds(redis, prefix),
+        bus=local_bus(settings),  # RabbitMQ bus lands next (issue 3); same interface
     )
 
 
 def build_runtime(settings: Settings) -> Runtime:
     return redis_runtime(settings) if settings.distributed else memory_runtime(settings)
+
+
+def local_bus(settings: Settings) -> LocalBus:
+    """Embedded mode's event broker: a SQLite file in the data dir (opened on first use)."""
+    path = settings.data_dir / f"{settings.db_prefix}events_bus.sqlite3"
+    return LocalBus(path, prefetch=settings.event_prefetch)

@@ -106,6 +106,21 @@ class Settings(BaseSettings):
     gateway_url: str = Field(
         "http://127.0.0.1:8080", description="The API gateway the web site calls (distributed mode)"
     )
+    event_max_attempts: int = Field(
+        5, ge=1, le=50, description="Attempts a failing event handler gets before dead-lettering"
+    )
+    event_retry_base_seconds: float = Field(
+        0.5, gt=0, description="First retry delay of a failing event handler (then doubled)"
+    )
+    event_retry_max_seconds: float = Field(30.0, gt=0, description="Longest event retry delay")
+    event_prefetch: int = Field(20, ge=1, le=1000, description="Events a consumer holds at once")
+    event_relay_batch: int = Field(100, ge=1, le=5000, description="Outbox rows per relay batch")
+    event_relay_poll_seconds: float = Field(
+        2.0, gt=0, description="Backstop poll of the outbox relay (commits wake it at once)"
+    )
+    event_retention_hours: float = Field(
+        168.0, gt=0, description="How long published outbox rows and inbox rows are kept"
+    )
     payment_gateway_latency_ms: int = Field(0, ge=0, description="Simulated card gateway latency")
     payment_gateway_timeout_seconds: float = Field(5.0, gt=0, description="Card gateway timeout")
 

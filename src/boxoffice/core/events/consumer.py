@@ -1,0 +1,131 @@
+"""Handling one delivery: the handler and an inbox row in one transaction, retried with
+backoff a bounded number of times. Both buses call this, so their semantics are the same."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from boxoffice.core.events.bus import Outcome, describe_error, retry_delay
+from boxoffice.core.events.envelope import Event
+from boxoffice.core.events.handlers import EventHandlers
+from boxoffice.core.events.tables import InboxEvent
+from boxoffice.core.observability import (
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_DUPLICATES,
+    EVENTS_RETRIED,
+    bind_correlation_id,
+)
+
+if TYPE_CHECKING:
+    from boxoffice.core.app import ServiceContext
+
+log = structlog.get_logger("boxoffice.events")
+
+
+class _Duplicate(Exception):
+    """The inbox already holds this event: it was handled before."""
+
+
+class EventProcessor:
+    """Runs a service's handlers for deliveries, at most once in effect per event id."""
+
+    def __init__(
+        self,
+        handlers: EventHandlers,
+        ctx: ServiceContext,
+        *,
+        max_attempts: int,
+        retry_base: float,
+        retry_max: float,
+    ) -> None:
+        self.handlers = handlers
+        self.ctx = ctx
+        self.service = ctx.name
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        # One aggregate's events are handled one at a time, in delivery order (asyncio locks
+        # are fair), also while one of them waits to be retried.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def handle(self, event: Event, earlier_deliveries: int) -> Outcome:
+        """Handle a delivery; retries in place, and reports `dead` once attempts run out."""
+        if event.aggregate_id is None:
+            return await self._attempts(event, earlier_deliveries)
+        lock = self._lock(event.aggregate_id)
+        async with lock:
+            return await self._attempts(event, earlier_deliveries)
+
+    async def _attempts(self, event: Event, earlier_deliveries: int) -> Outcome:
+        # Deliveries that never finished (a crash mid-handling) count as attempts used up.
+        attempt = max(earlier_deliveries, 0)
+        while True:
+            attempt += 1
+            try:
+                with bind_correlation_id(event.correlation_id):
+                    await self._once(event)
+            except _Duplicate:
+                EVENTS_DUPLICATES.labels(self.service, event.name).inc()
+                return Outcome("duplicate", attempt)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = describe_error(exc)
+                if attempt >= self.max_attempts:
+                    EVENTS_DEAD_LETTERED.labels(self.service, event.name).inc()
+                    log.error(
+                        "event_dead_lettered",
+                        service=self.service,
+                        event_name=event.name,
+                        event_id=str(event.id),
+                        attempts=attempt,
+                        error=error,
+                    )
+                    return Outcome("dead", attempt, error)
+                delay = retry_delay(attempt, self.retry_base, self.retry_max)
+                EVENTS_RETRIED.labels(self.service, event.name).inc()
+                log.warning(
+                    "event_handler_failed",
+                    service=self.service,
+                    event_name=event.name,
+                    event_id=str(event.id),
+                    attempt=attempt,
+                    retry_in=delay,
+                    error=error,
+                )
+                await asyncio.sleep(delay)
+            else:
+                EVENTS_CONSUMED.labels(self.service, event.name).inc()
+                return Outcome("processed", attempt)
+
+    async def _once(self, event: Event) -> None:
+        """The inbox row and the handler's work, committed together or not at all."""
+        async with self.ctx.db.sessionmaker() as session, session.begin():
+            seen = await session.scalar(
+                select(InboxEvent.event_id).where(InboxEvent.event_id == event.id)
+            )
+            if seen is not None:
+                raise _Duplicate
+            session.add(InboxEvent(event_id=event.id, name=event.name, source=event.source))
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                # Another delivery of the same event committed first.
+                raise _Duplicate from exc
+            handler = self.handlers.get(event.name)
+            if handler is not None:
+                await handler(event, session, self.ctx)
