@@ -1,0 +1,183 @@
+"""Every query of the notification service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.notification.models import (
+    FAILED,
+    PENDING,
+    SENT,
+    BookingDetails,
+    MailDeadLetter,
+    Notification,
+)
+
+
+class NotificationRepository:
+    """Notifications, their delivery bookkeeping, dead letters and known bookings."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # In-app
+
+    async def add(self, notification: Notification) -> Notification:
+        self.session.add(notification)
+        await self.session.flush()
+        return notification
+
+    async def by_event(self, event_id: uuid.UUID) -> Notification | None:
+        return await self.session.scalar(
+            sa.select(Notification).where(Notification.event_id == event_id)
+        )
+
+    async def get(self, notification_id: uuid.UUID) -> Notification | None:
+        return await self.session.get(Notification, notification_id)
+
+    async def get_for_user(
+        self, notification_id: uuid.UUID, user_id: uuid.UUID
+    ) -> Notification | None:
+        return await self.session.scalar(
+            sa.select(Notification).where(
+                Notification.id == notification_id, Notification.user_id == user_id
+            )
+        )
+
+    async def list_for_user(
+        self, user_id: uuid.UUID, *, limit: int, offset: int, unread_only: bool = False
+    ) -> Sequence[Notification]:
+        query = sa.select(Notification).where(Notification.user_id == user_id)
+        if unread_only:
+            query = query.where(Notification.read_at.is_(None))
+        # id breaks ties between notices created in the same instant, so pages never overlap.
+        query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+        return (await self.session.scalars(query.limit(limit).offset(offset))).all()
+
+    async def unread_count(self, user_id: uuid.UUID) -> int:
+        count = await self.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        return int(count or 0)
+
+    async def mark_all_read(self, user_id: uuid.UUID, now: dt.datetime) -> int:
+        result = await self.session.execute(
+            sa.update(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .values(read_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # Delivery
+
+    async def due_for_delivery(self, now: dt.datetime, limit: int) -> list[uuid.UUID]:
+        rows = await self.session.scalars(
+            sa.select(Notification.id)
+            .where(Notification.status == PENDING, Notification.next_attempt_at <= now)
+            .order_by(Notification.next_attempt_at)
+            .limit(limit)
+        )
+        return list(rows.all())
+
+    async def next_due_at(self) -> dt.datetime | None:
+        return await self.session.scalar(
+            sa.select(sa.func.min(Notification.next_attempt_at)).where(
+                Notification.status == PENDING
+            )
+        )
+
+    async def claim(self, notification_id: uuid.UUID, now: dt.datetime, until: dt.datetime) -> bool:
+        """Take one due e-mail for an attempt; False when another worker took it first."""
+        # One conditional UPDATE is the lock: only one worker's statement matches the row, on
+        # SQLite and PostgreSQL alike. Pushing next_attempt_at forward is the claim's lease.
+        result = await self.session.execute(
+            sa.update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.status == PENDING,
+                Notification.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=until, attempts=Notification.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+    async def mark_sent(self, notification_id: uuid.UUID, now: dt.datetime) -> bool:
+        result = await self.session.execute(
+            sa.update(Notification)
+            .where(Notification.id == notification_id, Notification.status == PENDING)
+            .values(status=SENT, sent_at=now, next_attempt_at=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+    async def schedule_retry(self, notification_id: uuid.UUID, at: dt.datetime, error: str) -> None:
+        await self.session.execute(
+            sa.update(Notification)
+            .where(Notification.id == notification_id, Notification.status == PENDING)
+            .values(next_attempt_at=at, last_error=error)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def mark_failed(self, notification: Notification, error: str) -> None:
+        await self.session.execute(
+            sa.update(Notification)
+            .where(Notification.id == notification.id, Notification.status == PENDING)
+            .values(status=FAILED, next_attempt_at=None, last_error=error)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.add(
+            MailDeadLetter(
+                notification_id=notification.id,
+                recipient=notification.email or "",
+                attempts=notification.attempts,
+                error=error,
+            )
+        )
+        await self.session.flush()
+
+    async def dead_letters(self, notification_id: uuid.UUID) -> Sequence[MailDeadLetter]:
+        rows = await self.session.scalars(
+            sa.select(MailDeadLetter).where(MailDeadLetter.notification_id == notification_id)
+        )
+        return rows.all()
+
+    # What the service knows about bookings
+
+    async def booking_details(self, booking_id: uuid.UUID) -> BookingDetails | None:
+        return await self.session.get(BookingDetails, booking_id)
+
+    async def remember_booking(
+        self,
+        booking_id: uuid.UUID,
+        *,
+        booking_code: str | None,
+        user_id: uuid.UUID | None,
+        details: dict[str, Any],
+        now: dt.datetime,
+    ) -> None:
+        """Insert or refresh a booking's details (two events may race; the last one wins)."""
+        module = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        values = {
+            "booking_id": booking_id,
+            "booking_code": booking_code,
+            "user_id": user_id,
+            "details": details,
+            "updated_at": now,
+        }
+        statement = module.insert(BookingDetails).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[BookingDetails.booking_id],
+            set_={k: statement.excluded[k] for k in values if k != "booking_id"},
+        )
+        await self.session.execute(statement)

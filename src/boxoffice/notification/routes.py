@@ -1,0 +1,102 @@
+"""Notification routes (design 4.5): a user's own notices, and `/send` for admins."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from boxoffice.core.app import Context, DbSession
+from boxoffice.core.auth import AdminUser, CurrentUser
+from boxoffice.core.errors import NotAuthenticated, PermissionDenied, responses
+from boxoffice.notification.errors import NotificationNotFound
+from boxoffice.notification.events import wake_delivery_after_commit
+from boxoffice.notification.models import Notification
+from boxoffice.notification.schemas import MarkedRead, NotificationOut, SendRequest, UnreadCount
+from boxoffice.notification.service import NotificationService
+
+router = APIRouter(tags=["notifications"])
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip")]
+
+UNREAD_HEADER = "X-Unread-Count"
+
+
+@router.post(
+    "/send",
+    status_code=201,
+    response_model=NotificationOut,
+    responses=responses(NotAuthenticated, PermissionDenied),
+)
+async def send(body: SendRequest, session: DbSession, ctx: Context, _: AdminUser) -> Notification:
+    """Send a notice to a user directly (admins and internal callers); e-mailed if `email`."""
+    notification = await NotificationService(session).send(body)
+    if notification.email:
+        wake_delivery_after_commit(session, ctx)
+    return notification
+
+
+@router.get(
+    "/notifications",
+    response_model=list[NotificationOut],
+    responses={
+        **responses(NotAuthenticated),
+        200: {
+            "description": "The caller's notices, newest first",
+            "headers": {
+                UNREAD_HEADER: {
+                    "description": "How many of the caller's notices are unread",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+    },
+)
+async def list_notifications(
+    session: DbSession,
+    user: CurrentUser,
+    response: Response,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    unread: Annotated[bool, Query(description="Only the unread ones")] = False,
+) -> list[Notification]:
+    """The caller's own notices, newest first; the unread count is in `X-Unread-Count`."""
+    items, unread_count = await NotificationService(session).list_for(
+        user, limit=limit, offset=offset, unread_only=unread
+    )
+    response.headers[UNREAD_HEADER] = str(unread_count)
+    return list(items)
+
+
+@router.get(
+    "/notifications/unread-count",
+    response_model=UnreadCount,
+    responses=responses(NotAuthenticated),
+)
+async def unread_count(session: DbSession, user: CurrentUser) -> UnreadCount:
+    """How many of the caller's notices are unread (for a badge)."""
+    return UnreadCount(unread=await NotificationService(session).unread_count(user))
+
+
+@router.post(
+    "/notifications/read-all",
+    response_model=MarkedRead,
+    responses=responses(NotAuthenticated),
+)
+async def mark_all_read(session: DbSession, user: CurrentUser) -> MarkedRead:
+    """Mark every one of the caller's notices read."""
+    return MarkedRead(marked=await NotificationService(session).mark_all_read(user))
+
+
+@router.post(
+    "/notifications/{notification_id}/read",
+    response_model=NotificationOut,
+    responses=responses(NotAuthenticated, NotificationNotFound),
+)
+async def mark_read(
+    notification_id: uuid.UUID, session: DbSession, user: CurrentUser
+) -> Notification:
+    """Mark one of the caller's notices read (again is fine; someone else's is a 404)."""
+    return await NotificationService(session).mark_read(user, notification_id)

@@ -1,0 +1,170 @@
+"""The rules of the notification service: who sees which notice, what each event creates."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.auth import Principal
+from boxoffice.core.db import utcnow
+from boxoffice.notification import content
+from boxoffice.notification.errors import NotificationNotFound
+from boxoffice.notification.metrics import NOTIFICATIONS
+from boxoffice.notification.models import PENDING, SENT, Notification
+from boxoffice.notification.repository import NotificationRepository
+from boxoffice.notification.schemas import SendRequest
+
+log = structlog.get_logger("boxoffice.notification")
+
+
+class EventNamesNoUser(ValueError):
+    """An event lacks the user a notice is for; it ends as a dead letter for a person to see."""
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _address(value: Any) -> str | None:
+    text = str(value).strip() if isinstance(value, str) else ""
+    return text if "@" in text and len(text) <= 320 else None
+
+
+class NotificationService:
+    """Creating, listing and reading notices; never commits (the caller's session does)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.repo = NotificationRepository(session)
+
+    async def _create(
+        self,
+        *,
+        user_id: uuid.UUID,
+        type_: str,
+        subject: str,
+        message: str,
+        email: str | None,
+        context: dict[str, Any],
+        booking_id: uuid.UUID | None = None,
+        booking_code: str | None = None,
+        event_id: uuid.UUID | None = None,
+    ) -> Notification:
+        now = utcnow()
+        to_mail = email is not None
+        notification = Notification(
+            user_id=user_id,
+            type=type_,
+            subject=subject,
+            message=message,
+            email=email,
+            context=context,
+            booking_id=booking_id,
+            booking_code=booking_code[:32] if booking_code else None,
+            event_id=event_id,
+            # A notice with nothing to e-mail is delivered the moment it is in the inbox.
+            status=PENDING if to_mail else SENT,
+            sent_at=None if to_mail else now,
+            next_attempt_at=now if to_mail else None,
+            attempts=0,
+            created_at=now,
+        )
+        await self.repo.add(notification)
+        NOTIFICATIONS.labels(type_, "created").inc()
+        return notification
+
+    async def send(self, request: SendRequest) -> Notification:
+        """A notice written by an admin (or an internal caller) for one user."""
+        return await self._create(
+            user_id=request.user_id,
+            type_=request.type,
+            subject=request.subject,
+            message=request.message,
+            email=request.email,
+            context={"template": "general", "booking_code": request.booking_code},
+            booking_id=request.booking_id,
+            booking_code=request.booking_code,
+        )
+
+    async def list_for(
+        self, user: Principal, *, limit: int, offset: int, unread_only: bool
+    ) -> tuple[Sequence[Notification], int]:
+        """The caller's own notices, newest first, with how many are unread."""
+        items = await self.repo.list_for_user(
+            user.user_id, limit=limit, offset=offset, unread_only=unread_only
+        )
+        return items, await self.repo.unread_count(user.user_id)
+
+    async def unread_count(self, user: Principal) -> int:
+        return await self.repo.unread_count(user.user_id)
+
+    async def mark_read(self, user: Principal, notification_id: uuid.UUID) -> Notification:
+        """Mark one of the caller's notices read; again is fine, someone else's is not found."""
+        notification = await self.repo.get_for_user(notification_id, user.user_id)
+        if notification is None:
+            raise NotificationNotFound()
+        if notification.read_at is None:
+            notification.read_at = utcnow()
+            await self.repo.session.flush()
+        return notification
+
+    async def mark_all_read(self, user: Principal) -> int:
+        return await self.repo.mark_all_read(user.user_id, utcnow())
+
+    # From events
+
+    async def remember_booking(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Keep a booking's facts from a `booking.*` event; returns what is now known of it."""
+        booking_id = _uuid(payload.get("booking_id"))
+        if booking_id is None:
+            return None
+        known = await self.repo.booking_details(booking_id)
+        details = dict(known.details) if known else {}
+        details.update(
+            {k: payload[k] for k in content.BOOKING_FIELDS if payload.get(k) not in (None, "")}
+        )
+        await self.repo.remember_booking(
+            booking_id,
+            booking_code=str(details.get("booking_code") or "") or None,
+            user_id=_uuid(payload.get("user_id")) or (known.user_id if known else None),
+            details=details,
+            now=utcnow(),
+        )
+        return details
+
+    async def notify_event(
+        self, event_id: uuid.UUID, name: str, payload: Mapping[str, Any]
+    ) -> Notification | None:
+        """The one notice an event creates; None when this event already created it."""
+        if await self.repo.by_event(event_id) is not None:
+            NOTIFICATIONS.labels(name, "duplicate").inc()
+            log.info("notification_duplicate_event", event_id=str(event_id), event=name)
+            return None
+        user_id = _uuid(payload.get("user_id"))
+        if user_id is None:
+            raise EventNamesNoUser(f"{name} {event_id} names no valid user_id")
+        booking_id = _uuid(payload.get("booking_id"))
+        if name.startswith("booking."):
+            known = await self.remember_booking(payload)
+        else:
+            row = await self.repo.booking_details(booking_id) if booking_id else None
+            known = row.details if row else None
+        notice = content.compose(name, payload, known)
+        email = None if name in content.IN_APP_ONLY else _address(payload.get("user_email"))
+        return await self._create(
+            user_id=user_id,
+            type_=name,
+            subject=notice.subject,
+            message=notice.message,
+            email=email,
+            context={**notice.context, "template": name.replace(".", "_")},
+            booking_id=booking_id,
+            booking_code=notice.context.get("booking_code"),
+            event_id=event_id,
+        )
