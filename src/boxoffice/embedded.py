@@ -4,13 +4,16 @@ under the gateway's paths (`/api/<prefix>/...`), sharing one in-process runtime.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Sequence
 
 import httpx
 from fastapi import FastAPI
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from boxoffice.core.app import create_service_app
+from boxoffice.core.errors import install_error_handlers
 from boxoffice.core.runtime import Runtime, memory_runtime
 from boxoffice.core.settings import GATEWAY_PREFIXES, Settings
 from boxoffice.services import all_definitions
@@ -63,7 +66,14 @@ def create_embedded_app(
     )
     root.state.runtime = runtime
     root.state.service_apps = apps
+    # Paths outside every service (e.g. /api/nope) still answer in the design's error shape.
+    install_error_handlers(root)
     for name, service_app in apps.items():
         root.mount(f"/api/{GATEWAY_PREFIXES[name]}", service_app)
+    for route in root.routes:
+        if isinstance(route, Mount):
+            # Starlette's mount pattern (".*") stops at a newline, so an id holding an encoded
+            # %0A would 404 here instead of reaching its service (a 400 there, and through NGINX).
+            route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
     root.add_middleware(_GatewayAliases)
     return root
