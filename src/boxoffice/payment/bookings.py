@@ -1,0 +1,63 @@
+"""What the payment service asks the booking service about a booking (docs/contracts.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import structlog
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from boxoffice.core.app import ServiceContext
+from boxoffice.core.errors import ServiceUnavailable
+
+log = structlog.get_logger("boxoffice.payment.bookings")
+
+
+class BookingFacts(BaseModel):
+    """The fields of a booking that payment reads (tolerant reader: the rest is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    booking_code: str | None = None
+    status: str
+    payment_status: str
+    total_price: Decimal
+    expires_at: dt.datetime | None = None
+
+    def expired_at(self, now: dt.datetime) -> bool:
+        """Past `expires_at` a pending booking already counts as expired (SPEC 4.4)."""
+        if self.status == "expired":
+            return True
+        if self.expires_at is None:
+            return False
+        expires = self.expires_at
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=dt.UTC)
+        return self.status == "pending" and expires <= now
+
+
+async def fetch_booking(
+    ctx: ServiceContext, booking_id: uuid.UUID, authorization: str
+) -> BookingFacts | None:
+    """The booking as the caller may see it; None when it is not theirs or does not exist.
+
+    The client retries and trips its breaker on failures; a dead booking service is a 503.
+    """
+    client = ctx.runtime.client("payment", "booking")
+    response = await client.get(f"/bookings/{booking_id}", headers={"Authorization": authorization})
+    if response.status_code in (403, 404):
+        return None
+    if response.status_code != 200:
+        log.warning(
+            "booking_lookup_refused", booking_id=str(booking_id), status=response.status_code
+        )
+        raise ServiceUnavailable("The booking service could not be asked about this booking")
+    try:
+        return BookingFacts.model_validate(response.json())
+    except (ValueError, ValidationError) as exc:
+        log.error("booking_lookup_unreadable", booking_id=str(booking_id), error=repr(exc))
+        raise ServiceUnavailable("The booking service answered with an unreadable booking")

@@ -1,0 +1,126 @@
+"""Payment routes (design 4.4): thin; the rules live in service.py, refunds.py and queries.py."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from boxoffice.core.app import Context, DbSession
+from boxoffice.core.auth import AdminUser, CurrentUser
+from boxoffice.core.errors import NotAuthenticated, PermissionDenied, ServiceUnavailable, responses
+from boxoffice.payment import errors
+from boxoffice.payment.queries import get_payment, list_payments
+from boxoffice.payment.reconcile import reconcile
+from boxoffice.payment.refunds import request_refund
+from boxoffice.payment.schemas import PaymentOut, PaymentStatus, ProcessPayment, ReconcileReport
+from boxoffice.payment.service import process_payment, valid_idempotency_key
+
+router = APIRouter(tags=["payments"])
+
+
+@router.post(
+    "/process",
+    status_code=201,
+    response_model=PaymentOut,
+    responses=responses(
+        errors.IdempotencyKeyMissing,
+        NotAuthenticated,
+        errors.PaymentDeclined,
+        errors.BookingNotFound,
+        errors.BookingAlreadyPaid,
+        errors.IdempotencyKeyReused,
+        ServiceUnavailable,
+        errors.PaymentGatewayTimeout,
+    ),
+)
+async def process(
+    body: ProcessPayment,
+    user: CurrentUser,
+    ctx: Context,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Client-chosen key (per user): the same key always yields the same payment",
+        ),
+    ] = None,
+) -> PaymentOut:
+    """Pay a pending booking once: 201 with the payment; a replay answers as the first request.
+
+    No request session (`DbSession`) here: the payment row must be committed before the gateway
+    is called, and its outcome committed after, so the service runs its own short transactions.
+    """
+    outcome = await process_payment(ctx, user, valid_idempotency_key(idempotency_key), body)
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return outcome.payment
+
+
+@router.get(
+    "/payments",
+    response_model=list[PaymentOut],
+    responses=responses(NotAuthenticated),
+)
+async def payments(
+    user: CurrentUser,
+    session: DbSession,
+    booking_id: uuid.UUID | None = None,
+    status: PaymentStatus | None = None,
+    user_id: Annotated[uuid.UUID | None, Query(description="Admins only: one user's")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PaymentOut]:
+    """The caller's payment history, newest first (admins: everyone's)."""
+    return await list_payments(
+        session,
+        user,
+        booking_id=booking_id,
+        status=status,
+        user_id=user_id,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/payments/{payment_id}",
+    response_model=PaymentOut,
+    responses=responses(NotAuthenticated, errors.PaymentNotFound),
+)
+async def payment(payment_id: uuid.UUID, user: CurrentUser, session: DbSession) -> PaymentOut:
+    """One of the caller's payments (admins: any)."""
+    return await get_payment(session, user, payment_id)
+
+
+@router.post(
+    "/payments/{payment_id}/refund",
+    response_model=PaymentOut,
+    responses=responses(
+        NotAuthenticated,
+        errors.PaymentNotFound,
+        errors.PaymentAlreadyRefunded,
+        errors.PaymentGatewayUnavailable,
+    ),
+)
+async def refund(payment_id: uuid.UUID, user: CurrentUser, ctx: Context) -> PaymentOut:
+    """Give a completed payment's money back; its booking is then cancelled and its seats freed.
+
+    Like `/process`, it runs its own short transactions around the gateway call.
+    """
+    return await request_refund(ctx, user, payment_id)
+
+
+@router.post(
+    "/reconcile",
+    response_model=ReconcileReport,
+    responses=responses(NotAuthenticated, PermissionDenied, ServiceUnavailable),
+)
+async def reconcile_payments(
+    admin: AdminUser, ctx: Context, dry_run: bool = False
+) -> ReconcileReport:
+    """Admins: find payments whose booking disagrees with them and fix them (unless dry run)."""
+    # Bookings are asked about with the admin's own token: admins may read every booking.
+    return await reconcile(ctx, f"Bearer {admin.token}", fix=not dry_run)
