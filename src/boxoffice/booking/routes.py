@@ -1,14 +1,177 @@
-"""Booking routes (stub: the seat-status contract of docs/contracts.md, with no holds yet)."""
+"""Booking routes (design 4.3): thin; the rules live in service.py and lifecycle.py."""
+
+from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Query
 
-router = APIRouter()
+from boxoffice.booking.errors import (
+    BookingNotCancellable,
+    BookingNotFound,
+    CheckInRefused,
+    NotBookingOwner,
+    SeatsUnavailable,
+    ShowtimeNotFound,
+)
+from boxoffice.booking.lifecycle import Lifecycle
+from boxoffice.booking.schemas import (
+    MAX_SEATS_IN_REQUEST,
+    BestSeatsOut,
+    BookingOut,
+    CheckInRequest,
+    HoldOut,
+    ReleaseOut,
+    SeatSelection,
+    SeatStatusOut,
+    SuggestedSeat,
+)
+from boxoffice.booking.service import BookingService
+from boxoffice.core.app import Context, DbSession
+from boxoffice.core.auth import CurrentUser, OptionalUser, StaffUser
+from boxoffice.core.db import utcnow
+from boxoffice.core.errors import (
+    NotAuthenticated,
+    PermissionDenied,
+    ServiceUnavailable,
+    responses,
+)
+
+router = APIRouter(tags=["bookings"])
 
 
-@router.get("/showtimes/{showtime_id}/seat-status")
-async def seat_status(showtime_id: uuid.UUID) -> dict[str, Any]:
-    """Seats of a showtime that are not free: held, booked, or the caller's own hold."""
-    return {"showtime_id": str(showtime_id), "seats": {}}
+def _service(session: DbSession, ctx: Context) -> BookingService:
+    return BookingService(session, ctx)
+
+
+def _lifecycle(session: DbSession, ctx: Context) -> Lifecycle:
+    return Lifecycle(session, ctx)
+
+
+Service = Annotated[BookingService, Depends(_service)]
+Lifecycles = Annotated[Lifecycle, Depends(_lifecycle)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.post(
+    "/book",
+    status_code=201,
+    response_model=BookingOut,
+    responses=responses(NotAuthenticated, ShowtimeNotFound, SeatsUnavailable, ServiceUnavailable),
+)
+async def book(body: SeatSelection, user: CurrentUser, service: Service) -> BookingOut:
+    """Book seats that are free or held by the caller: a pending booking until paid."""
+    return BookingOut.of(await service.book(user, body), utcnow())
+
+
+@router.get(
+    "/bookings",
+    response_model=list[BookingOut],
+    responses=responses(NotAuthenticated, PermissionDenied),
+)
+async def list_bookings(
+    user: CurrentUser,
+    service: Service,
+    user_id: uuid.UUID | None = None,
+    showtime_id: uuid.UUID | None = None,
+    scope: Literal["mine", "all"] = "mine",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[BookingOut]:
+    """The caller's bookings, newest first; staff may pass `user_id` or `scope=all`."""
+    bookings = await service.list(
+        user,
+        user_id=user_id,
+        showtime_id=showtime_id,
+        everyone=scope == "all",
+        limit=limit,
+        offset=offset,
+    )
+    now = utcnow()
+    return [BookingOut.of(b, now) for b in bookings]
+
+
+@router.post(
+    "/bookings/check-in",
+    response_model=BookingOut,
+    responses=responses(NotAuthenticated, PermissionDenied, BookingNotFound, CheckInRefused),
+)
+async def check_in(body: CheckInRequest, _: StaffUser, lifecycle: Lifecycles) -> BookingOut:
+    """Staff at the door: mark a confirmed ticket used (409 if used already or unpaid)."""
+    return BookingOut.of(await lifecycle.check_in(body.booking_code), utcnow())
+
+
+@router.get(
+    "/bookings/{booking_id}",
+    response_model=BookingOut,
+    responses=responses(NotAuthenticated, BookingNotFound),
+)
+async def get_booking(booking_id: uuid.UUID, user: CurrentUser, service: Service) -> BookingOut:
+    """One booking: its owner's, or any for staff."""
+    return BookingOut.of(await service.get(user, booking_id), utcnow())
+
+
+@router.post(
+    "/bookings/{booking_id}/cancel",
+    response_model=BookingOut,
+    responses=responses(NotAuthenticated, NotBookingOwner, BookingNotFound, BookingNotCancellable),
+)
+async def cancel_booking(
+    booking_id: uuid.UUID, user: CurrentUser, lifecycle: Lifecycles
+) -> BookingOut:
+    """The owner cancels: the seats are free again; a paid booking is refunded."""
+    return BookingOut.of(await lifecycle.cancel(user, booking_id), utcnow())
+
+
+@router.post(
+    "/seats/hold",
+    response_model=HoldOut,
+    responses=responses(NotAuthenticated, ShowtimeNotFound, SeatsUnavailable, ServiceUnavailable),
+)
+async def hold_seats(body: SeatSelection, user: CurrentUser, service: Service) -> HoldOut:
+    """Hold all the seats for the caller for SEAT_HOLD_TTL_SECONDS, or none (409 names the
+    taken ones). Holding again extends the caller's own hold."""
+    return await service.hold(user, body)
+
+
+@router.post(
+    "/seats/release",
+    response_model=ReleaseOut,
+    responses=responses(NotAuthenticated),
+)
+async def release_seats(body: SeatSelection, user: CurrentUser, service: Service) -> ReleaseOut:
+    """Release the caller's own holds among the seats."""
+    return await service.release(user, body)
+
+
+@router.get("/showtimes/{showtime_id}/seat-status", response_model=SeatStatusOut)
+async def seat_status(
+    showtime_id: uuid.UUID, user: OptionalUser, service: Service
+) -> SeatStatusOut:
+    """Seats of a showtime that are not free: held, booked, or the caller's own hold
+    (docs/contracts.md; the movie service's available-seats reads it)."""
+    seats = await service.seat_status(showtime_id, user)
+    return SeatStatusOut(showtime_id=showtime_id, seats=seats)
+
+
+@router.get(
+    "/showtimes/{showtime_id}/best-seats",
+    response_model=BestSeatsOut,
+    responses=responses(ShowtimeNotFound, ServiceUnavailable),
+)
+async def suggest_seats(
+    showtime_id: uuid.UUID,
+    user: OptionalUser,
+    service: Service,
+    count: Annotated[int, Query(ge=1, le=MAX_SEATS_IN_REQUEST)] = 2,
+) -> BestSeatsOut:
+    """The best `count` adjacent free seats (middle rows, centre first); empty if none."""
+    seats = await service.best_seats(showtime_id, count, user)
+    return BestSeatsOut(
+        showtime_id=showtime_id,
+        count=count,
+        seat_ids=[s.id for s in seats],
+        seats=[SuggestedSeat.model_validate(s.model_dump()) for s in seats],
+    )

@@ -1,0 +1,61 @@
+"""What can go wrong in booking, named as facts; each carries its HTTP status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from boxoffice.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+
+
+class ShowtimeNotFound(NotFound):
+    """The showtime does not exist."""
+
+
+class BookingNotFound(NotFound):
+    """The booking does not exist, or is not the caller's."""
+
+
+class SeatsNotInTheater(ValidationFailed):
+    """Some requested seats are not seats of the showtime's theater."""
+
+    def __init__(self, seat_ids: Iterable[str]) -> None:
+        ids = sorted(seat_ids)
+        super().__init__(
+            f"Not seats of this showtime's theater: {', '.join(ids)}", extra={"seat_ids": ids}
+        )
+
+
+class TooManySeats(ValidationFailed):
+    """More seats than one booking (or one customer's holds) may take."""
+
+
+class SeatSelectionLeavesGap(ValidationFailed):
+    """The selection would strand a single empty seat, and this showtime forbids that."""
+
+    def __init__(self, seat_labels: list[str], seat_ids: list[str]) -> None:
+        super().__init__(
+            "This selection would leave a single empty seat stranded: "
+            f"{', '.join(seat_labels)}. Choose seats that leave no one-seat gap.",
+            extra={"seat_ids": seat_ids},
+        )
+
+
+class SeatsUnavailable(Conflict):
+    """Another customer holds or has booked some of the requested seats (named)."""
+
+    def __init__(self, seat_labels: list[str], seat_ids: list[str]) -> None:
+        super().__init__(
+            f"Seats already taken: {', '.join(seat_labels)}", extra={"seat_ids": seat_ids}
+        )
+
+
+class BookingNotCancellable(Conflict):
+    """The booking is already cancelled, expired or checked in."""
+
+
+class CheckInRefused(Conflict):
+    """The ticket is not confirmed, or was already checked in."""
+
+
+class NotBookingOwner(PermissionDenied):
+    """Only the booking's owner may do this."""

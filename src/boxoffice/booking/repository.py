@@ -1,0 +1,166 @@
+"""Every query of the booking service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from boxoffice.booking.models import LIVE_STATUSES, PENDING, Booking, BookingSeat
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSeat:
+    """A seat some live booking has (or had, if that booking is past its expiry)."""
+
+    seat_id: uuid.UUID
+    booking_id: uuid.UUID
+    user_id: uuid.UUID
+    seat_row: str
+    seat_number: int
+    overdue: bool
+
+
+async def get_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:
+    """A booking with its seats."""
+    result = await session.execute(
+        sa.select(Booking)
+        .where(Booking.id == booking_id)
+        .options(selectinload(Booking.seats))
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_booking_by_code(session: AsyncSession, code: str) -> Booking | None:
+    result = await session.execute(
+        sa.select(Booking)
+        .where(Booking.booking_code == code)
+        .options(selectinload(Booking.seats))
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_bookings(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID | None,
+    showtime_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> Sequence[Booking]:
+    """Bookings newest first, of one user (or everyone's when `user_id` is None)."""
+    query = sa.select(Booking).options(selectinload(Booking.seats))
+    if user_id is not None:
+        query = query.where(Booking.user_id == user_id)
+    if showtime_id is not None:
+        query = query.where(Booking.showtime_id == showtime_id)
+    query = query.order_by(Booking.created_at.desc(), Booking.id).limit(limit).offset(offset)
+    return (await session.execute(query)).scalars().all()
+
+
+async def live_seats(
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    now: dt.datetime,
+    seat_ids: Collection[uuid.UUID] | None = None,
+) -> list[LiveSeat]:
+    """Seats of live bookings of a showtime (only `seat_ids`, when given)."""
+    query = (
+        sa.select(
+            BookingSeat.seat_id,
+            BookingSeat.booking_id,
+            Booking.user_id,
+            BookingSeat.seat_row,
+            BookingSeat.seat_number,
+            Booking.status,
+            Booking.expires_at,
+        )
+        .join(Booking, Booking.id == BookingSeat.booking_id)
+        .where(BookingSeat.showtime_id == showtime_id, BookingSeat.status.in_(LIVE_STATUSES))
+    )
+    if seat_ids is not None:
+        query = query.where(BookingSeat.seat_id.in_(list(seat_ids)))
+    rows = (await session.execute(query)).all()
+    return [
+        LiveSeat(
+            seat_id=r.seat_id,
+            booking_id=r.booking_id,
+            user_id=r.user_id,
+            seat_row=r.seat_row,
+            seat_number=r.seat_number,
+            overdue=r.status == PENDING and r.expires_at <= now,
+        )
+        for r in rows
+    ]
+
+
+async def add_booking(session: AsyncSession, booking: Booking, seats: list[BookingSeat]) -> None:
+    """Insert a booking and its seats; the flush is where the live-seat index may refuse."""
+    session.add(booking)
+    session.add_all(seats)
+    await session.flush()
+
+
+async def transition(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    *,
+    from_statuses: Collection[str],
+    values: dict[str, Any],
+    unexpired_at: dt.datetime | None = None,
+    expired_at: dt.datetime | None = None,
+    payment_statuses: Collection[str] | None = None,
+    checked_in: bool | None = None,
+) -> bool:
+    """Move a booking on only if it is still in one of `from_statuses` (and, when given, not
+    yet / already past its expiry at that time). True if this call made the change.
+
+    Guarded updates instead of read-then-write: of two racing transitions (cancel against
+    confirm, two sweepers) exactly one sees its condition hold; the database row lock decides.
+    """
+    query = sa.update(Booking).where(
+        Booking.id == booking_id, Booking.status.in_(list(from_statuses))
+    )
+    if unexpired_at is not None:
+        query = query.where(Booking.expires_at > unexpired_at)
+    if expired_at is not None:
+        query = query.where(Booking.expires_at <= expired_at)
+    if payment_statuses is not None:
+        query = query.where(Booking.payment_status.in_(list(payment_statuses)))
+    if checked_in is not None:
+        column = Booking.checked_in_at
+        query = query.where(column.is_not(None) if checked_in else column.is_(None))
+    result = await session.execute(
+        query.values(**values).execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def set_seats_status(session: AsyncSession, booking_id: uuid.UUID, status: str) -> None:
+    await session.execute(
+        sa.update(BookingSeat)
+        .where(BookingSeat.booking_id == booking_id)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def overdue_booking_ids(
+    session: AsyncSession, now: dt.datetime, limit: int
+) -> Sequence[uuid.UUID]:
+    """Pending bookings past their expiry, oldest first."""
+    result = await session.execute(
+        sa.select(Booking.id)
+        .where(Booking.status == PENDING, Booking.expires_at <= now)
+        .order_by(Booking.expires_at)
+        .limit(limit)
+    )
+    return result.scalars().all()

@@ -1,0 +1,161 @@
+"""Request and response bodies of the booking service (design 4.3 plus SPEC 3's additions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, PlainSerializer, field_validator
+
+from boxoffice.booking.models import Booking
+
+# Amounts leave as JSON numbers, as in the design's example (`"total_price": 240000.0`).
+MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+# A hard ceiling on any seat list, whatever the configured per-booking cap says.
+MAX_SEATS_IN_REQUEST = 100
+
+
+class SeatSelection(BaseModel):
+    """Some seats of one showtime."""
+
+    showtime_id: uuid.UUID
+    seat_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_SEATS_IN_REQUEST)
+
+    @field_validator("seat_ids")
+    @classmethod
+    def _distinct(cls, seat_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        if len(set(seat_ids)) != len(seat_ids):
+            raise ValueError("the same seat is listed more than once")
+        return seat_ids
+
+
+class HoldOut(BaseModel):
+    """Seats now held for the caller (until `expires_at`)."""
+
+    showtime_id: uuid.UUID
+    seat_ids: list[uuid.UUID]
+    # False only while the hold store is unreachable: nothing could be reserved ahead, and
+    # the booking database alone will decide when the caller books.
+    held: bool
+    expires_at: dt.datetime | None
+    hold_ttl_seconds: int
+
+
+class ReleaseOut(BaseModel):
+    """The seats whose hold by the caller was released."""
+
+    showtime_id: uuid.UUID
+    released: list[uuid.UUID]
+
+
+class BookingSeatOut(BaseModel):
+    seat_id: uuid.UUID
+    seat_row: str
+    seat_number: int
+    seat_type: str
+    price: MoneyOut
+
+
+class BookingOut(BaseModel):
+    """A booking as the design shows it, plus its seats and what the ticket shows."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    booking_code: str
+    showtime_id: uuid.UUID
+    total_seats: int
+    total_price: MoneyOut
+    status: Literal["pending", "confirmed", "cancelled", "expired"]
+    payment_status: Literal["unpaid", "paid", "refunded"]
+    expires_at: dt.datetime
+    seat_ids: list[uuid.UUID]
+    seats: list[BookingSeatOut]
+    movie_id: uuid.UUID | None
+    movie_title: str
+    theater_id: uuid.UUID
+    theater_name: str
+    city: str | None
+    show_date: dt.date
+    show_time: dt.time
+    payment_id: uuid.UUID | None
+    created_at: dt.datetime
+    confirmed_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    checked_in_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, booking: Booking, now: dt.datetime) -> BookingOut:
+        seats = [
+            BookingSeatOut(
+                seat_id=s.seat_id,
+                seat_row=s.seat_row,
+                seat_number=s.seat_number,
+                seat_type=s.seat_type,
+                price=s.price,
+            )
+            for s in booking.seats
+        ]
+        return cls(
+            id=booking.id,
+            user_id=booking.user_id,
+            booking_code=booking.booking_code,
+            showtime_id=booking.showtime_id,
+            total_seats=booking.total_seats,
+            total_price=booking.total_price,
+            status=booking.effective_status(now),  # type: ignore[arg-type]
+            payment_status=booking.payment_status,  # type: ignore[arg-type]
+            expires_at=booking.expires_at,
+            seat_ids=[s.seat_id for s in seats],
+            seats=seats,
+            movie_id=booking.movie_id,
+            movie_title=booking.movie_title,
+            theater_id=booking.theater_id,
+            theater_name=booking.theater_name,
+            city=booking.city,
+            show_date=booking.show_date,
+            show_time=booking.show_time,
+            payment_id=booking.payment_id,
+            created_at=booking.created_at,
+            confirmed_at=booking.confirmed_at,
+            cancelled_at=booking.cancelled_at,
+            checked_in_at=booking.checked_in_at,
+        )
+
+
+SeatState = Literal["held", "booked", "mine"]
+
+
+class SeatStatusOut(BaseModel):
+    """The seats of a showtime that are not free (docs/contracts.md); free seats are omitted."""
+
+    showtime_id: uuid.UUID
+    seats: dict[str, SeatState]
+
+
+class SuggestedSeat(BaseModel):
+    id: uuid.UUID
+    seat_row: str
+    seat_number: int
+    seat_type: str
+    aisle_after: bool
+
+
+class BestSeatsOut(BaseModel):
+    """The best block of adjacent free seats; empty when no block is large enough."""
+
+    showtime_id: uuid.UUID
+    count: int
+    seat_ids: list[uuid.UUID]
+    seats: list[SuggestedSeat]
+
+
+class CheckInRequest(BaseModel):
+    booking_code: Annotated[str, Field(min_length=1, max_length=20)]
+
+    @field_validator("booking_code")
+    @classmethod
+    def _normalise(cls, code: str) -> str:
+        return code.strip().upper()

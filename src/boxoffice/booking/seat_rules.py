@@ -1,0 +1,124 @@
+"""Seat rules a cinema expects, as pure functions of a seat layout (no I/O).
+
+A row is cut into *blocks* by aisles (a seat with `aisle_after`), by its ends and by gaps in the
+numbering. Within a block, a *free run* is a stretch of seats nobody has taken. A selection
+strands a seat when it leaves a run of exactly one free seat between taken seats or against an
+aisle or the row's end. That is allowed only when it is unavoidable: when the free run the seats
+were taken from is exactly one seat longer than what was taken from it (any choice of that many
+seats in that run leaves one over).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from typing import Protocol, TypeVar
+
+
+class SeatLike(Protocol):
+    """What the rules need to know about a seat."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def seat_row(self) -> str: ...
+    @property
+    def seat_number(self) -> int: ...
+    @property
+    def aisle_after(self) -> bool: ...
+
+
+S = TypeVar("S", bound=SeatLike)
+
+
+def _row_key(row: str) -> tuple[int, str]:
+    return (len(row), row)
+
+
+def rows_of(seats: Iterable[S]) -> dict[str, list[S]]:
+    """Seats by row (front to back), each row ordered by seat number."""
+    rows: dict[str, list[S]] = {}
+    for seat in seats:
+        rows.setdefault(seat.seat_row, []).append(seat)
+    return {
+        row: sorted(rows[row], key=lambda s: s.seat_number) for row in sorted(rows, key=_row_key)
+    }
+
+
+def blocks_of(row: Sequence[S]) -> list[list[S]]:
+    """A row cut at its aisles and at gaps in the numbering."""
+    blocks: list[list[S]] = []
+    current: list[S] = []
+    for seat in row:
+        if current and (current[-1].aisle_after or seat.seat_number != current[-1].seat_number + 1):
+            blocks.append(current)
+            current = []
+        current.append(seat)
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def free_runs(block: Sequence[S], taken: Collection[uuid.UUID]) -> list[list[S]]:
+    """The maximal stretches of untaken seats in a block."""
+    runs: list[list[S]] = []
+    current: list[S] = []
+    for seat in block:
+        if seat.id in taken:
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            current.append(seat)
+    if current:
+        runs.append(current)
+    return runs
+
+
+def stranded_seats(
+    seats: Iterable[S], taken: Collection[uuid.UUID], selection: Collection[uuid.UUID]
+) -> list[S]:
+    """The single seats `selection` would strand (avoidably), given seats already `taken`.
+
+    Empty means the selection is fine. Seats that were already lone before the selection are
+    not its fault and are not reported.
+    """
+    stranded: list[S] = []
+    after = set(taken) | set(selection)
+    for row in rows_of(seats).values():
+        for block in blocks_of(row):
+            for run in free_runs(block, taken):
+                picked = sum(1 for seat in run if seat.id in selection)
+                if picked == 0 or len(run) - picked == 1:
+                    continue
+                stranded.extend(r[0] for r in free_runs(run, after) if len(r) == 1)
+    return stranded
+
+
+def best_seats(seats: Iterable[S], taken: Collection[uuid.UUID], count: int) -> list[S]:
+    """The best `count` adjacent free seats: no stranded seat if possible, then the middle
+    rows, then the centre of the row. Empty when no block has `count` free seats side by side.
+    """
+    rows = rows_of(seats)
+    if count < 1 or not rows:
+        return []
+    middle_row = (len(rows) - 1) / 2
+    best: tuple[tuple[int, float, float, int], list[S]] | None = None
+    for row_index, row in enumerate(rows.values()):
+        row_centre = (row[0].seat_number + row[-1].seat_number) / 2
+        for block in blocks_of(row):
+            for run in free_runs(block, taken):
+                spare = len(run) - count
+                for start in range(spare + 1):
+                    window = run[start : start + count]
+                    strands = spare != 1 and 1 in (start, spare - start)
+                    centre = (window[0].seat_number + window[-1].seat_number) / 2
+                    score = (
+                        int(strands),
+                        abs(row_index - middle_row),
+                        abs(centre - row_centre),
+                        row_index,
+                    )
+                    if best is None or score < best[0]:
+                        best = (score, window)
+    return best[1] if best else []

@@ -1,0 +1,55 @@
+"""The expiry sweeper: pending bookings past `expires_at` become expired and free their seats,
+without anyone calling an endpoint (SPEC 4.4).
+
+Safe with several replicas: each booking is expired by a guarded update in its own short
+transaction, so when two sweepers pick the same booking only one changes it (and emits
+`booking.expired`); the other finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from boxoffice.booking import repository as repo
+from boxoffice.booking.lifecycle import Lifecycle
+from boxoffice.core.app import ServiceContext
+from boxoffice.core.db import utcnow
+from boxoffice.core.settings import Settings
+
+log = structlog.get_logger("boxoffice.booking.sweeper")
+
+BATCH_SIZE = 100
+
+
+def sweep_interval(settings: Settings) -> float:
+    """Sweep a few times per expiry window (so seats come back promptly), at most every 5 s."""
+    return max(0.2, min(5.0, settings.booking_expiry_seconds / 4))
+
+
+async def sweep_once(ctx: ServiceContext) -> int:
+    """Expire every overdue pending booking; how many this call expired."""
+    expired = 0
+    while True:
+        async with ctx.db.sessionmaker() as session:
+            ids = await repo.overdue_booking_ids(session, utcnow(), BATCH_SIZE)
+        for booking_id in ids:
+            async with ctx.db.sessionmaker() as session, session.begin():
+                if await Lifecycle(session, ctx).expire(booking_id):
+                    expired += 1
+        if len(ids) < BATCH_SIZE:
+            return expired
+
+
+async def expiry_sweeper(ctx: ServiceContext) -> None:
+    """Background loop (the app factory restarts it if it crashes)."""
+    interval = sweep_interval(ctx.settings)
+    while True:
+        try:
+            count = await sweep_once(ctx)
+            if count:
+                log.info("bookings_expired", count=count)
+        except Exception as exc:  # the database may be briefly away: try again next round
+            log.warning("sweep_failed", error=repr(exc))
+        await asyncio.sleep(interval)
