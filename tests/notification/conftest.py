@@ -1,0 +1,260 @@
+"""Fixtures of the notification tests: a real SMTP server (aiosmtpd), the notification service
+on each backend (SQLite + in-process bus, PostgreSQL + Redis + the distributed bus), and
+events shaped as docs/contracts.md describes, delivered through the event bus."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import email
+import email.policy
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from boxoffice.core.db import Database
+from boxoffice.core.events import Event
+from tests.conftest import running_system
+
+# Fast retries so a test sees several attempts in well under a second.
+FAST_DELIVERY = {
+    "NOTIFICATION_POLL_SECONDS": "0.05",
+    "NOTIFICATION_RETRY_BASE_SECONDS": "0.05",
+    "NOTIFICATION_RETRY_MAX_SECONDS": "0.2",
+    "NOTIFICATION_SMTP_TIMEOUT_SECONDS": "5",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Inbox:
+    """aiosmtpd handler: keeps every message it accepts; can refuse recipients for good."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, _: Any):
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """A real SMTP server on a fixed localhost port that a test can start late and stop."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"smtp://127.0.0.1:{self.port}"
+        self.inbox = _Inbox()
+        self._controller: Controller | None = None
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.inbox.messages
+
+    def start(self) -> None:
+        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp() -> AsyncIterator[SmtpServer]:
+    """The SMTP server, not yet listening (call `start()`): a closed port is "SMTP down"."""
+    server = SmtpServer()
+    yield server  # type: ignore[misc]
+    server.stop()
+
+
+@pytest.fixture
+def fast_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in FAST_DELIVERY.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def system(
+    backend: str, make_settings: Callable[..., Any], smtp: SmtpServer, fast_delivery: None
+) -> Callable[..., Any]:
+    """`async with system(**settings) as api`: the notification service on the test's backend,
+    e-mailing through `smtp` (pass smtp_url=None for the embedded `.eml` folder)."""
+
+    @contextlib.asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        values: dict[str, Any] = {
+            "smtp_url": smtp.url,
+            "event_retry_base_seconds": 0.05,
+            "event_retry_max_seconds": 0.2,
+            "event_max_attempts": 3,
+        }
+        values.update(overrides)
+        settings = make_settings(backend, **values)
+        bus = None
+        try:
+            async with running_system(settings, services=("notification",)) as api:
+                bus = api.runtime.bus  # type: ignore[attr-defined]
+                yield api
+        finally:
+            # The RabbitMQ queues and exchanges of this test's prefix go with it.
+            if bus is not None and hasattr(bus, "delete_topology"):
+                with contextlib.suppress(Exception):
+                    await bus.delete_topology()
+                await bus.aclose()
+
+    return start
+
+
+def notification_db(api: httpx.AsyncClient) -> Database:
+    """The notification service's own database, to check what the API does not show."""
+    return api.app.state.service_apps["notification"].state.ctx.db  # type: ignore[attr-defined]
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]] | Callable[[], Any], timeout: float = 15.0
+) -> Any:
+    """Poll until `check` returns something truthy; fail (with its last value) after `timeout`.
+    A bound on waiting for background work, not a timing assertion."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
+        await asyncio.sleep(0.05)
+
+
+def booking_payload(
+    user_id: uuid.UUID,
+    user_email: str | None,
+    *,
+    booking_id: uuid.UUID | None = None,
+    code: str = "BK7Q2M9X",
+    status: str = "confirmed",
+    payment_status: str = "paid",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A `booking.*` payload as docs/contracts.md describes it."""
+    return {
+        "booking_id": str(booking_id or uuid.uuid4()),
+        "booking_code": code,
+        "user_id": str(user_id),
+        "user_email": user_email,
+        "showtime_id": str(uuid.uuid4()),
+        "movie_title": "Dune: Part Two",
+        "theater_name": "Galaxy Hall 1",
+        "show_date": "2026-03-20",
+        "show_time": "19:30:00",
+        "seats": [
+            {
+                "seat_id": str(uuid.uuid4()),
+                "seat_row": "C",
+                "seat_number": 6,
+                "seat_type": "standard",
+                "price": "120000.00",
+            },
+            {
+                "seat_id": str(uuid.uuid4()),
+                "seat_row": "C",
+                "seat_number": 5,
+                "seat_type": "standard",
+                "price": "120000.00",
+            },
+        ],
+        "total_seats": 2,
+        "total_price": "240000.00",
+        "status": status,
+        "payment_status": payment_status,
+        **extra,
+    }
+
+
+def payment_payload(
+    user_id: uuid.UUID,
+    user_email: str | None,
+    *,
+    booking_id: uuid.UUID,
+    code: str = "BK7Q2M9X",
+    status: str = "completed",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A `payment.*` payload as docs/contracts.md describes it."""
+    return {
+        "payment_id": str(uuid.uuid4()),
+        "booking_id": str(booking_id),
+        "booking_code": code,
+        "user_id": str(user_id),
+        "user_email": user_email,
+        "amount": "240000.00",
+        "payment_method": "credit_card",
+        "transaction_id": "txn_4f1c2a",
+        "status": status,
+        **extra,
+    }
+
+
+def make_event(name: str, payload: dict[str, Any], *, event_id: uuid.UUID | None = None) -> Event:
+    return Event(
+        id=event_id or uuid.uuid4(),
+        name=name,
+        source=name.split(".")[0],
+        occurred_at=dt.datetime.now(dt.UTC),
+        correlation_id=str(uuid.uuid4()),
+        payload=payload,
+        aggregate_id=payload.get("booking_id"),
+    )
+
+
+async def publish(api: httpx.AsyncClient, *events: Event) -> None:
+    """Put events on the system's bus, as the producing service's relay would."""
+    await api.runtime.bus.publish(list(events))  # type: ignore[attr-defined]
+
+
+async def notices(api: httpx.AsyncClient, token: str, **params: Any) -> list[dict[str, Any]]:
+    response = await api.get(
+        "/api/notifications/notifications",
+        params=params,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def parts(message: EmailMessage) -> dict[str, Any]:
+    """The plain text, the HTML and the images of an e-mail."""
+    plain = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    return {
+        "plain": plain.get_content() if plain else "",
+        "html": html.get_content() if html else "",
+        "images": images,
+    }

@@ -1,0 +1,110 @@
+"""What each event tells the customer, and the e-mail built from it (no servers needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from boxoffice.notification.content import compose
+from boxoffice.notification.mail import build_message
+from boxoffice.notification.models import Notification
+from tests.notification.conftest import booking_payload, parts, payment_payload
+
+ALICE = uuid.uuid4()
+FACTS = ("BK7Q2M9X", "Dune: Part Two", "Galaxy Hall 1", "Fri 20 Mar 2026 at 19:30", "C5, C6")
+
+
+def known_booking() -> dict:
+    return booking_payload(ALICE, "a@x.example")
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "subject_starts"),
+    [
+        ("booking.confirmed", booking_payload(ALICE, "a@x.example"), "Booking confirmed"),
+        ("booking.cancelled", booking_payload(ALICE, None, status="cancelled"), "Booking cancel"),
+        ("booking.expired", booking_payload(ALICE, None, status="expired"), "Booking expired"),
+        ("payment.completed", payment_payload(ALICE, None, booking_id=ALICE), "Payment received"),
+        ("payment.failed", payment_payload(ALICE, None, booking_id=ALICE), "Payment failed"),
+        ("payment.refunded", payment_payload(ALICE, None, booking_id=ALICE), "Refund issued"),
+    ],
+)
+def test_every_notice_names_code_movie_theater_time_and_seats(name, payload, subject_starts):
+    notice = compose(name, payload, known_booking())
+    assert notice.subject.startswith(subject_starts)
+    assert "BK7Q2M9X" in notice.subject
+    for fact in FACTS:
+        assert fact in notice.message, (name, fact, notice.message)
+    assert "None" not in notice.message
+
+
+def test_payment_notices_state_the_amount():
+    payload = payment_payload(ALICE, None, booking_id=ALICE)
+    assert "240,000.00 VND" in compose("payment.completed", payload, known_booking()).message
+    refund = compose("payment.refunded", {**payload, "reason": "requested"}, known_booking())
+    assert "refunded 240,000.00 VND" in refund.message
+
+
+def test_late_payment_refund_explains_why_the_money_came_back():
+    payload = payment_payload(ALICE, None, booking_id=ALICE, reason="booking_expired")
+    notice = compose("payment.refunded", payload, known_booking())
+    assert notice.subject == "Late payment refunded: BK7Q2M9X"
+    assert "arrived after the booking had expired" in notice.message
+    assert "refunded it in full" in notice.message
+
+
+def test_cancelling_a_paid_booking_promises_the_refund():
+    payload = booking_payload(ALICE, None, status="cancelled", refund_required=True)
+    assert "will be refunded" in compose("booking.cancelled", payload).message
+    unpaid = booking_payload(ALICE, None, status="cancelled", payment_status="pending")
+    assert "refund" not in compose("booking.cancelled", unpaid).message
+
+
+def test_an_event_with_little_in_it_still_makes_a_clear_sentence():
+    notice = compose("payment.failed", {"user_id": str(ALICE), "booking_code": "BKSHORT1"})
+    assert notice.subject == "Payment failed: BKSHORT1"
+    assert notice.message.startswith("Your payment for booking BKSHORT1 did not go through.")
+    odd = compose(
+        "booking.expired",
+        {"booking_code": "BKODD", "seats": "A1", "show_date": "someday", "total_price": "lots"},
+    )
+    assert "someday" in odd.message and "None" not in odd.message
+
+
+def _notification(kind: str, payload: dict, template: str) -> Notification:
+    notice = compose(kind, payload, known_booking())
+    return Notification(
+        id=uuid.uuid4(),
+        user_id=ALICE,
+        type=kind,
+        subject=notice.subject,
+        message=notice.message,
+        email="alice@x.example",
+        booking_code=notice.context["booking_code"],
+        context={**notice.context, "template": template},
+        created_at=dt.datetime.now(dt.UTC),
+    )
+
+
+def test_confirmation_mail_has_text_html_and_the_qr_inline():
+    note = _notification("booking.confirmed", known_booking(), "booking_confirmed")
+    message = build_message(note, "boxoffice <t@boxoffice.example>")
+    assert message.get_content_type() == "multipart/alternative"
+    body = parts(message)
+    [qr] = body["images"]
+    assert qr.get_filename() == "BK7Q2M9X.png"
+    assert qr.get_content().startswith(b"\x89PNG")
+    assert message["Message-ID"] == f"<{note.id}@boxoffice.notification>"
+    for fact in FACTS:
+        assert fact in body["plain"] and fact in body["html"]
+
+
+def test_other_mails_carry_no_ticket_and_escape_what_they_quote():
+    payload = booking_payload(ALICE, None, status="expired", movie_title="<b>Heat</b> & Co")
+    note = _notification("booking.expired", payload, "booking_expired")
+    body = parts(build_message(note, "t@boxoffice.example"))
+    assert body["images"] == []
+    assert "&lt;b&gt;Heat&lt;/b&gt; &amp; Co" in body["html"]
+    assert "<b>Heat</b> & Co" in body["plain"]
