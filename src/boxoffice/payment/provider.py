@@ -76,7 +76,8 @@ def transaction_id() -> str:
 @dataclass
 class SimulatedGateway:
     """A card gateway in memory: `tok_decline` declines, `tok_timeout` hangs past the timeout,
-    anything else succeeds after `latency_ms`. Counts calls so tests can assert one charge."""
+    anything else succeeds after `latency_ms` (and while paused, not before it is resumed).
+    Counts calls so tests can assert one charge."""
 
     latency_ms: int = 0
     timeout_seconds: float = 5.0
@@ -84,6 +85,17 @@ class SimulatedGateway:
     refunds: dict[str, Refund] = field(default_factory=dict)
     charge_calls: int = 0
     refund_calls: int = 0
+    # While paused, charges wait at the gateway (as a slow bank would) until resumed.
+    _resumed: asyncio.Event | None = None
+
+    def pause(self) -> None:
+        """Hold every charge at the gateway until `resume()` (or the caller's timeout)."""
+        self._resumed = asyncio.Event()
+
+    def resume(self) -> None:
+        if self._resumed is not None:
+            self._resumed.set()
+            self._resumed = None
 
     async def _latency(self) -> None:
         if self.latency_ms:
@@ -98,6 +110,8 @@ class SimulatedGateway:
             await asyncio.sleep(self.timeout_seconds * 2 + 1)
             raise GatewayError("simulated gateway hang ended")
         await self._latency()
+        if self._resumed is not None:
+            await self._resumed.wait()
         if token == DECLINE_TOKEN:
             raise ChargeDeclined("card_declined")
         # No await between the lookup and the store: one reference, one charge.
