@@ -1,9 +1,12 @@
 """A cinema with one showtime, customers with tokens, and the payment helpers the stories use.
 
-Every test runs twice (the `backend` fixture): on SQLite + in-process adapters and on
-PostgreSQL + Redis + RabbitMQ. Only movie, booking and payment are started (notification when
-a test asks for it): the saga is between booking and payment, and fewer services keep the
-suite quick. The card gateway is the simulator, the only mocked party of the system.
+Every test runs twice: on SQLite + in-process adapters and on PostgreSQL + Redis + RabbitMQ.
+One system per test module and backend (`cinema`) keeps the suite quick: starting and dropping
+PostgreSQL databases costs seconds, and every story uses its own customers and bookings, so the
+stories do not see each other; the money invariants are checked over the whole shared system.
+Stories that need other settings start their own (`open_cinema`). Only movie, booking and
+payment run (notification when asked): the saga is between booking and payment. The card
+gateway is the simulator, the only mocked party of the system.
 """
 
 from __future__ import annotations
@@ -19,11 +22,22 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from boxoffice.core.app import ServiceContext
+from boxoffice.core.auth import issue_token
 from boxoffice.core.settings import Settings
 from boxoffice.payment.provider import SimulatedGateway
-from tests.conftest import bearer, running_system
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    POSTGRES_URL,
+    RABBITMQ_URL,
+    REDIS_URL,
+    TEST_SECRET,
+    bearer,
+    running_system,
+)
 from tests.invariants import MoneyReport, check_money_invariants
 
 SEAT_PRICE = Decimal("120000.00")
@@ -45,14 +59,29 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0)
 class Cinema:
     """The system under test, seen through its API, plus direct views for the checks."""
 
-    def __init__(self, api: httpx.AsyncClient, settings: Settings, token_for: Any) -> None:
+    def __init__(self, api: httpx.AsyncClient, settings: Settings) -> None:
         self.api = api
         self.settings = settings
-        self.token_for = token_for
-        self.admin = token_for("admin")
+        self.admin = mint(settings, "admin")
         self.showtime_id = ""
         self.seat_ids: list[str] = []
         self._next_seat = 0
+        self._charge_calls = self._refund_calls = 0
+
+    def begin_story(self) -> None:
+        """Count gateway calls from here (the system may be shared with earlier stories)."""
+        self._charge_calls = self.gateway.charge_calls
+        self._refund_calls = self.gateway.refund_calls
+
+    @property
+    def charge_calls(self) -> int:
+        """Charges asked of the gateway during this story."""
+        return self.gateway.charge_calls - self._charge_calls
+
+    @property
+    def refund_calls(self) -> int:
+        """Refunds asked of the gateway during this story."""
+        return self.gateway.refund_calls - self._refund_calls
 
     def context(self, service: str) -> ServiceContext:
         return self.api.app.state.service_apps[service].state.ctx  # type: ignore[attr-defined, no-any-return]
@@ -62,9 +91,9 @@ class Cinema:
         return self.context("payment").state["provider"]  # type: ignore[no-any-return]
 
     def customer(self) -> str:
-        return str(self.token_for("customer"))
+        return mint(self.settings, "customer")
 
-    async def open(self, rows: int = 6, seats_per_row: int = 10) -> None:
+    async def open(self, rows: int = 20, seats_per_row: int = 20) -> None:
         """A movie in a theater with one showtime tomorrow, all through the movie API."""
         admin = bearer(self.admin)
         movie = await self.api.post(
@@ -173,42 +202,85 @@ class Cinema:
         )
 
 
-@pytest.fixture
-def open_cinema(
-    backend: str, make_settings: Callable[..., Settings], token_for: Any
-) -> Callable[..., Any]:
-    """Start the system with setting overrides and open the cinema: `async with open_cinema()`."""
+def mint(settings: Settings, role: str) -> str:
+    """A token as the auth service would issue it (every service verifies tokens locally)."""
+    user_id = uuid.uuid4()
+    token, _ = issue_token(settings, user_id=user_id, email=f"{user_id.hex[:8]}@x.test", role=role)
+    return token
 
-    def start(services: tuple[str, ...] = SERVICES, **overrides: Any) -> Any:
-        values: dict[str, Any] = {"payment_gateway_timeout_seconds": 0.5}
-        values.update(overrides)
-        settings = make_settings(backend, **values)
-        return _open(settings, services, token_for)
 
-    return start
+def build_settings(backend: str, data_dir: Any, prefix: str, **overrides: Any) -> Settings:
+    """The settings tests/conftest.py's `make_settings` builds, with a fast gateway timeout."""
+    values: dict[str, Any] = {
+        "BOXOFFICE_MODE": "distributed" if backend == "postgres" else "embedded",
+        "postgres_url": POSTGRES_URL,
+        "redis_url": REDIS_URL,
+        "rabbitmq_url": RABBITMQ_URL,
+        "BOXOFFICE_DB_PREFIX": prefix,
+        "secret_key": TEST_SECRET,
+        "bcrypt_rounds": 4,
+        "BOXOFFICE_DATA_DIR": data_dir,
+        "BOXOFFICE_ADMIN_EMAIL": ADMIN_EMAIL,
+        "BOXOFFICE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "BOXOFFICE_DEMO_DATA": False,
+        "log_json": False,
+        "log_level": "WARNING",
+        "http_retries": 2,
+        "payment_gateway_timeout_seconds": 0.5,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @contextlib.asynccontextmanager
-async def _open(
-    settings: Settings, services: tuple[str, ...], token_for: Any
-) -> AsyncIterator[Cinema]:
+async def opened_cinema(settings: Settings, services: tuple[str, ...]) -> AsyncIterator[Cinema]:
     async with running_system(settings, services) as api:
-        cinema = Cinema(api, settings, token_for)
+        cinema = Cinema(api, settings)
         await cinema.open()
         yield cinema
 
 
-@pytest.fixture
-async def cinema(open_cinema: Callable[..., Any]) -> AsyncIterator[Cinema]:
-    """The system on the test's backend with a cinema open and a fast gateway timeout."""
-    async with open_cinema() as opened:
-        yield opened
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def payment_backend(request: pytest.FixtureRequest) -> str:
+    """SQLite + in-process adapters, or PostgreSQL + Redis + RabbitMQ."""
+    return str(request.param)
 
 
 @pytest.fixture
+def open_cinema(payment_backend: str, tmp_path: Any) -> Callable[..., Any]:
+    """A system of the story's own, with setting overrides: `async with open_cinema(...)`."""
+
+    def start(services: tuple[str, ...] = SERVICES, **overrides: Any) -> Any:
+        prefix = f"t{uuid.uuid4().hex[:10]}_"
+        settings = build_settings(payment_backend, tmp_path / "data", prefix, **overrides)
+        return opened_cinema(settings, services)
+
+    return start
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_cinema(
+    payment_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Cinema]:
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    settings = build_settings(payment_backend, tmp_path_factory.mktemp("cinema"), prefix)
+    async with opened_cinema(settings, SERVICES) as cinema:
+        yield cinema
+
+
+@pytest.fixture
+def cinema(shared_cinema: Cinema) -> Cinema:
+    """The module's system on the test's backend, its gateway counters reset for this story."""
+    shared_cinema.begin_story()
+    return shared_cinema
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def payment_api(
-    backend: str, make_settings: Callable[..., Settings]
+    payment_backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The payment service alone (for input checks that never reach another service)."""
-    async with running_system(make_settings(backend), ("payment",)) as client:
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    settings = build_settings(payment_backend, tmp_path_factory.mktemp("payment"), prefix)
+    async with running_system(settings, ("payment",)) as client:
         yield client

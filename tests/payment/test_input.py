@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.conftest import bearer
+
+# One system per module and backend (see conftest.py): its event loop is the module's.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GOOD = {"booking_id": str(uuid.uuid4()), "payment_method": "credit_card", "amount": 120000.0}
 
