@@ -58,6 +58,17 @@ async def delete_redis_prefix(prefix: str) -> None:
         await redis.aclose()
 
 
+async def delete_event_topology(runtime: Runtime) -> None:
+    """Remove the RabbitMQ exchange and queues the test's services declared (core/events)."""
+    delete = getattr(runtime.bus, "delete_topology", None)
+    if delete is None:
+        return
+    try:
+        await delete()
+    finally:
+        await runtime.bus.aclose()  # type: ignore[union-attr]
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Run the test once on the embedded adapters and once on the distributed ones."""
@@ -120,6 +131,7 @@ async def running_system(
         if settings.distributed:
             await drop_databases_with_prefix(settings.db_prefix)
             await delete_redis_prefix(f"{settings.db_prefix}bo:")
+            await delete_event_topology(runtime)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from boxoffice.core.events.bus import EventBus
 from boxoffice.core.events.local import LocalBus
+from boxoffice.core.events.rabbitmq import RabbitBus
 from boxoffice.core.holds import MemorySeatHolds, RedisSeatHolds, SeatHolds
 from boxoffice.core.http import ServiceClient
 from boxoffice.core.kv import (
@@ -96,7 +97,9 @@ def redis_runtime(settings: Settings) -> Runtime:
         revocations=RedisRevocationStore(redis, prefix),
         redis=redis,
         holds=RedisSeatHolds(redis, prefix),
-        bus=local_bus(settings),  # RabbitMQ bus lands next (issue 3); same interface
+        bus=RabbitBus(
+            settings.rabbitmq_url, prefix=settings.db_prefix, prefetch=settings.event_prefetch
+        ),
     )
 
 

@@ -12,6 +12,10 @@ from typing import Any, Literal, Protocol
 from boxoffice.core.events.envelope import Event
 
 
+class BusClosed(RuntimeError):
+    """The bus was closed (the process is shutting down); loops using it stop."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How handling a delivery ended: done (or already done before), or given up on."""
@@ -43,6 +47,10 @@ class DeadLetter:
 
 class EventBus(Protocol):
     """Publish with confirmation; a durable queue per service; dead letters kept and replayable."""
+
+    @property
+    def closed(self) -> bool:
+        """True once `aclose` was called; every further use raises `BusClosed`."""
 
     async def declare(self, service: str, names: Collection[str]) -> None:
         """Create the service's queue (and dead-letter queue) bound to the event names."""

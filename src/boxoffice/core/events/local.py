@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import structlog
 
 from boxoffice.core.db import Database, UTCDateTime, new_metadata, utcnow
-from boxoffice.core.events.bus import DeadLetter, Handle, Outcome, describe_error
+from boxoffice.core.events.bus import BusClosed, DeadLetter, Handle, Outcome, describe_error
 from boxoffice.core.events.envelope import Event, MalformedEvent
 
 log = structlog.get_logger("boxoffice.events")
@@ -63,11 +63,18 @@ class LocalBus:
         self._db: Database | None = None
         self._opening: asyncio.Lock | None = None
         self._wakers: dict[str, asyncio.Event] = {}
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def __repr__(self) -> str:
         return f"LocalBus({str(self.path)!r})"
 
     async def _engine(self) -> sa.ext.asyncio.AsyncEngine:
+        if self._closed:
+            raise BusClosed("the in-process bus is closed")
         if self._db is None:
             self._opening = self._opening or asyncio.Lock()
             async with self._opening:
@@ -137,6 +144,8 @@ class LocalBus:
         running: set[asyncio.Task[None]] = set()
         try:
             while True:
+                if self._closed:
+                    raise BusClosed("the in-process bus is closed")
                 waker.clear()
                 free = self.prefetch - len(running)
                 if free > 0:
@@ -209,6 +218,8 @@ class LocalBus:
     async def _settle(self, engine: Any, position: int, values: dict[str, Any] | None) -> None:
         """Ack (delete) or update a delivered message; an unsettled one is redelivered later."""
         for attempt in range(5):
+            if self._closed:
+                return  # left in flight: redelivered at the next start
             try:
                 async with engine.begin() as conn:
                     where = messages.c.position == position
@@ -254,6 +265,9 @@ class LocalBus:
         return len(rows)
 
     async def aclose(self) -> None:
+        self._closed = True
+        for waker in self._wakers.values():
+            waker.set()
         if self._db is not None:
             await self._db.dispose()
             self._db = None

@@ -15,7 +15,7 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from boxoffice.core.db import Database, utcnow
-from boxoffice.core.events.bus import EventBus, describe_error
+from boxoffice.core.events.bus import BusClosed, EventBus, describe_error
 from boxoffice.core.events.envelope import Event
 from boxoffice.core.events.outbox import NOTIFY_CHANNEL, add_waker, remove_waker
 from boxoffice.core.events.tables import InboxEvent, OutboxEvent
@@ -147,6 +147,8 @@ class Relay:
                     backoff = 0.2
                 except asyncio.CancelledError:
                     raise
+                except BusClosed:
+                    return
                 except Exception as exc:
                     log.warning(
                         "relay_publish_failed",
@@ -180,18 +182,23 @@ class Relay:
             if not raw.is_closed():
                 return
             await self._close_listener()
-        conn = None
         try:
             conn = await self.db.engine.connect()
-            raw = (await conn.get_raw_connection()).driver_connection
-            await raw.add_listener(NOTIFY_CHANNEL, self._on_notify)
-            self._listener = (conn, raw)
         except Exception as exc:
             # The poll still finds the rows; only promptness across processes is lost.
             log.warning("relay_listen_failed", service=self.service, error=repr(exc))
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    await conn.close()
+            return
+        try:
+            raw = (await conn.get_raw_connection()).driver_connection
+            await raw.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            if not isinstance(exc, Exception):
+                raise
+            log.warning("relay_listen_failed", service=self.service, error=repr(exc))
+            return
+        self._listener = (conn, raw)
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()

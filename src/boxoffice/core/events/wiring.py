@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from boxoffice.core.events.bus import EventBus, describe_error
+from boxoffice.core.events.bus import BusClosed, EventBus, describe_error
 from boxoffice.core.events.consumer import EventProcessor
 from boxoffice.core.events.handlers import EventHandlers
 from boxoffice.core.events.outbox import register_service_engine, unregister_service_engine
@@ -116,7 +116,11 @@ def events_wiring(handlers: EventHandlers | str) -> EventWiring:
                 log.warning("event_consumer_stopped", service=ctx.name)
             except asyncio.CancelledError:
                 raise
+            except BusClosed:
+                return
             except Exception as exc:
+                if bus.closed:
+                    return
                 log.warning(
                     "event_consumer_failed",
                     service=ctx.name,

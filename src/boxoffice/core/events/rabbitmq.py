@@ -1,0 +1,421 @@
+"""The RabbitMQ bus of distributed mode (aio-pika).
+
+Topology, declared by code (no manual setup), names behind the optional BOXOFFICE_DB_PREFIX:
+- `boxoffice.events`: one durable topic exchange; routing key = event name.
+- `boxoffice.<service>`: a durable quorum queue per consuming service, bound to the names it
+  handles. Its dead-letter exchange catches what the broker itself gives up on (a message
+  whose deliveries keep crashing the consumer, past `DELIVERY_LIMIT`).
+- `boxoffice.<service>.dlx` (fanout) → `boxoffice.<service>.dead-letters` (quorum): events the
+  consumer gave up on after its bounded retries, with the last error in the headers.
+Publishing waits for publisher confirms; a message is acked only after its handler committed,
+or after its dead letter was confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
+from aio_pika.exceptions import ChannelNotFoundEntity
+from pamqp.commands import Basic
+
+from boxoffice.core.events.bus import BusClosed, DeadLetter, Handle, Outcome, describe_error
+from boxoffice.core.events.envelope import Event, MalformedEvent
+from boxoffice.core.settings import SERVICE_NAMES
+
+log = structlog.get_logger("boxoffice.events")
+
+# Deliveries after which the broker itself dead-letters a message (consumer crash loops);
+# a queue argument, so it stays fixed (changing it would make redeclaring the queue fail).
+DELIVERY_LIMIT = 20
+ERROR_HEADER = "x-boxoffice-error"
+ATTEMPTS_HEADER = "x-boxoffice-attempts"
+DEAD_AT_HEADER = "x-boxoffice-dead-at"
+_BROKER_HEADERS = ("x-death", "x-delivery-count", "x-first-death-exchange", "x-first-death-queue")
+
+
+class PublishNotConfirmed(ConnectionError):
+    """The broker did not confirm a published event."""
+
+
+def _message(event: Event, headers: dict[str, Any] | None = None) -> aio_pika.Message:
+    base: dict[str, Any] = {"source": event.source}
+    if event.correlation_id:
+        base["correlation_id"] = event.correlation_id
+    if event.aggregate_id:
+        base["aggregate_id"] = event.aggregate_id
+    return aio_pika.Message(
+        event.to_json(),
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=str(event.id),
+        type=event.name,
+        app_id=event.source,
+        correlation_id=event.correlation_id,
+        timestamp=event.occurred_at,
+        headers={**base, **(headers or {})},
+    )
+
+
+class RabbitBus:
+    """Publishing with confirms, one durable quorum queue per service, dead letters kept."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "",
+        prefetch: int = 20,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.prefetch = prefetch
+        self.timeout = timeout
+        self.exchange_name = f"{prefix}boxoffice.events"
+        self._connection: Any = None
+        self._publisher: tuple[AbstractChannel, AbstractExchange] | None = None
+        self._lock: asyncio.Lock | None = None
+        self._consumers: set[Any] = set()
+        self.declared: set[str] = set()
+        self._exchange_declared = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RabbitBus(exchange={self.exchange_name!r})"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def queue_name(self, service: str) -> str:
+        return f"{self.prefix}boxoffice.{service}"
+
+    def dlx_name(self, service: str) -> str:
+        return f"{self.prefix}boxoffice.{service}.dlx"
+
+    def dlq_name(self, service: str) -> str:
+        return f"{self.prefix}boxoffice.{service}.dead-letters"
+
+    async def _connect(self) -> Any:
+        if self._closed:
+            raise BusClosed("the RabbitMQ bus is closed")
+        return await aio_pika.connect(self.url, timeout=self.timeout)
+
+    async def _shared(self) -> Any:
+        """The connection for publishing and operations, reopened when it was lost."""
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            if self._connection is None or self._connection.is_closed:
+                self._publisher = None
+                self._connection = await self._connect()
+            return self._connection
+
+    async def _declare(
+        self, channel: AbstractChannel, service: str, names: Collection[str]
+    ) -> tuple[AbstractQueue, AbstractExchange]:
+        exchange = await channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        dlx = await channel.declare_exchange(
+            self.dlx_name(service), aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        dlq = await channel.declare_queue(
+            self.dlq_name(service), durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dlq.bind(dlx, routing_key="")
+        queue = await channel.declare_queue(
+            self.queue_name(service),
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-dead-letter-exchange": self.dlx_name(service),
+                # The broker's own dead-lettering is at-least-once too (RabbitMQ ≥ 3.10).
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )
+        for name in names:
+            await queue.bind(exchange, routing_key=name)
+        self.declared.add(service)
+        self._exchange_declared = True
+        return queue, dlx
+
+    async def declare(self, service: str, names: Collection[str]) -> None:
+        connection = await self._shared()
+        async with connection.channel() as channel:
+            await self._declare(channel, service, names)
+
+    async def _publishing_exchange(self) -> AbstractExchange:
+        connection = await self._shared()
+        if self._publisher is None or self._publisher[0].is_closed:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.declare_exchange(
+                self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            self._publisher = (channel, exchange)
+            self._exchange_declared = True
+        return self._publisher[1]
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        try:
+            exchange = await self._publishing_exchange()
+            # The relay hands over at most one event per aggregate at a time, so these may
+            # be in flight together; each one's confirm is awaited.
+            confirms = await asyncio.gather(
+                *(
+                    exchange.publish(
+                        _message(e), routing_key=e.name, mandatory=False, timeout=self.timeout
+                    )
+                    for e in events
+                )
+            )
+        except Exception:
+            await self._drop_publisher()
+            raise
+        for confirm in confirms:
+            if not isinstance(confirm, Basic.Ack):
+                await self._drop_publisher()
+                raise PublishNotConfirmed(f"broker answered {confirm!r}")
+
+    async def _drop_publisher(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            with contextlib.suppress(Exception):
+                await publisher[0].close()
+
+    async def consume(self, service: str, names: Collection[str], handle: Handle) -> None:
+        connection = await self._connect()
+        self._consumers.add(connection)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=self.prefetch)
+            queue, dlx = await self._declare(channel, service, names)
+
+            async def on_message(message: AbstractIncomingMessage) -> None:
+                task = asyncio.create_task(self._deliver(message, handle, dlx, service))
+                running.add(task)
+                task.add_done_callback(running.discard)
+
+            await queue.consume(on_message)
+            lost = [
+                asyncio.ensure_future(connection.closed()),
+                asyncio.ensure_future(channel.closed()),
+            ]
+            try:
+                await asyncio.wait(lost, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in lost:
+                    waiter.cancel()
+            raise ConnectionError(f"lost the RabbitMQ connection of {service}'s consumer")
+        finally:
+            for task in list(running):
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            self._consumers.discard(connection)
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _deliver(
+        self,
+        message: AbstractIncomingMessage,
+        handle: Handle,
+        dlx: AbstractExchange,
+        service: str,
+    ) -> None:
+        try:
+            try:
+                event = Event.from_json(message.body)
+            except MalformedEvent as exc:
+                await self._dead_letter(message, dlx, service, Outcome("dead", 1, str(exc)))
+                return
+            earlier = int((message.headers or {}).get("x-delivery-count") or 0)
+            try:
+                outcome = await handle(event, earlier)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("event_delivery_failed", service=service, error=describe_error(exc))
+                await message.nack(requeue=True)
+                return
+            if outcome.status == "dead":
+                await self._dead_letter(message, dlx, service, outcome)
+            else:
+                await message.ack()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The channel went away: unacked, the message is redelivered (the inbox absorbs it).
+            log.warning("event_settle_failed", service=service, error=describe_error(exc))
+
+    async def _dead_letter(
+        self,
+        message: AbstractIncomingMessage,
+        dlx: AbstractExchange,
+        service: str,
+        outcome: Outcome,
+    ) -> None:
+        """Publish to the service's DLX with the error, confirmed, and only then ack."""
+        headers = {k: v for k, v in (message.headers or {}).items() if k not in _BROKER_HEADERS}
+        headers[ERROR_HEADER] = outcome.error or ""
+        headers[ATTEMPTS_HEADER] = outcome.attempts
+        headers[DEAD_AT_HEADER] = dt.datetime.now(dt.UTC).isoformat()
+        copy = aio_pika.Message(
+            message.body,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            type=message.type,
+            app_id=message.app_id,
+            correlation_id=message.correlation_id,
+            timestamp=message.timestamp,
+            headers=headers,
+        )
+        confirm = await dlx.publish(
+            copy, routing_key=message.routing_key or "", mandatory=False, timeout=self.timeout
+        )
+        if not isinstance(confirm, Basic.Ack):
+            raise PublishNotConfirmed(f"dead letter of {service} not confirmed: {confirm!r}")
+        await message.ack()
+
+    def _services(self, service: str | None) -> list[str]:
+        if service is not None:
+            return [service]
+        return sorted(set(SERVICE_NAMES) | self.declared)
+
+    async def dead_letters(self, service: str | None = None, limit: int = 500) -> list[DeadLetter]:
+        connection = await self._shared()
+        letters: list[DeadLetter] = []
+        for name in self._services(service):
+            # Read without removing: fetched unacked, returned when the channel closes.
+            channel = await connection.channel()
+            try:
+                try:
+                    queue = await channel.declare_queue(self.dlq_name(name), passive=True)
+                except ChannelNotFoundEntity:
+                    continue
+                while len(letters) < limit:
+                    message = await queue.get(no_ack=False, fail=False, timeout=self.timeout)
+                    if message is None:
+                        break
+                    letters.append(_dead_letter(name, message))
+            finally:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+        return letters
+
+    async def replay(self, event_id: uuid.UUID, service: str | None = None) -> int:
+        connection = await self._shared()
+        replayed = 0
+        for name in self._services(service):
+            channel = await connection.channel(publisher_confirms=True)
+            try:
+                try:
+                    queue = await channel.declare_queue(self.dlq_name(name), passive=True)
+                except ChannelNotFoundEntity:
+                    continue
+                while True:
+                    message = await queue.get(no_ack=False, fail=False, timeout=self.timeout)
+                    if message is None:
+                        break
+                    if message.message_id != str(event_id):
+                        continue  # returned to the dead letters when the channel closes
+                    headers = {
+                        k: v
+                        for k, v in (message.headers or {}).items()
+                        if k not in _BROKER_HEADERS and not k.startswith("x-boxoffice-")
+                    }
+                    fresh = aio_pika.Message(
+                        message.body,
+                        content_type=message.content_type,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=message.message_id,
+                        type=message.type,
+                        app_id=message.app_id,
+                        correlation_id=message.correlation_id,
+                        timestamp=message.timestamp,
+                        headers=headers,
+                    )
+                    # Straight to that service's queue: the other consumers already have it.
+                    confirm = await channel.default_exchange.publish(
+                        fresh, routing_key=self.queue_name(name), timeout=self.timeout
+                    )
+                    if not isinstance(confirm, Basic.Ack):
+                        raise PublishNotConfirmed(f"replay to {name} not confirmed")
+                    await message.ack()
+                    replayed += 1
+            finally:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+        return replayed
+
+    async def delete_topology(self) -> None:
+        """Delete every queue and exchange this bus declared (tests and throwaway systems)."""
+        if not self._exchange_declared:
+            return
+        # Its own connection: this also runs after `aclose` (a test's clean-up).
+        connection = await aio_pika.connect(self.url, timeout=self.timeout)
+        async with connection, connection.channel() as channel:
+            for service in sorted(self.declared):
+                for queue in (self.queue_name(service), self.dlq_name(service)):
+                    await channel.queue_delete(queue)
+                await channel.exchange_delete(self.dlx_name(service))
+            await channel.exchange_delete(self.exchange_name)
+        self.declared.clear()
+        self._exchange_declared = False
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._drop_publisher()
+        for connection in list(self._consumers):
+            with contextlib.suppress(Exception):
+                await connection.close()
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            self._connection = None
+
+
+def _dead_letter(service: str, message: AbstractIncomingMessage) -> DeadLetter:
+    headers = message.headers or {}
+    try:
+        event: Event | None = Event.from_json(message.body)
+    except MalformedEvent:
+        event = None
+    error = headers.get(ERROR_HEADER)
+    if error is None:  # dead-lettered by the broker itself (delivery limit)
+        deaths = headers.get("x-death") or []
+        reason = deaths[0].get("reason") if deaths and isinstance(deaths[0], dict) else None
+        error = f"dead-lettered by the broker ({reason or 'unknown reason'})"
+    dead_at = headers.get(DEAD_AT_HEADER)
+    with contextlib.suppress(TypeError, ValueError):
+        dead_at = dt.datetime.fromisoformat(str(dead_at)) if dead_at else None
+    attempts = headers.get(ATTEMPTS_HEADER)
+    return DeadLetter(
+        service=service,
+        event_id=event.id if event else None,
+        name=event.name if event else (message.type or "?"),
+        source=event.source if event else (message.app_id or "?"),
+        occurred_at=event.occurred_at if event else None,
+        attempts=int(attempts) if isinstance(attempts, int) else DELIVERY_LIMIT,
+        error=str(error),
+        dead_at=dead_at if isinstance(dead_at, dt.datetime) else None,
+        correlation_id=event.correlation_id if event else None,
+        payload=event.payload if event else None,
+    )

@@ -1,0 +1,70 @@
+"""Several relays on one PostgreSQL outbox (replicas of a service): each event goes out once,
+and one aggregate's events still go out in order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from boxoffice.core.db import Database
+from boxoffice.core.events import record_event
+from boxoffice.core.events.rabbitmq import RabbitBus
+from boxoffice.core.events.relay import Relay
+from tests.core.events.conftest import eventually, metric
+from tests.core.events.test_contract import _count, _zero, ledger_handlers
+
+
+class _Slow:
+    """A relay's bus with latency: a slow relay holds its rows while the other races on."""
+
+    def __init__(self, bus, latency):
+        self.bus = bus
+        self.latency = latency
+
+    async def publish(self, events):
+        await asyncio.sleep(self.latency)
+        await self.bus.publish(events)
+
+
+@pytest.mark.parametrize("adapter", ["rabbitmq"])
+async def test_two_relays_at_once_publish_each_event_exactly_once_and_in_order(world):
+    shop, ledger = world.name("shop"), world.name("ledger")
+    ledger_ctx = await world.service(ledger, ledger_handlers(ledger))
+    shop_ctx = await world.service(shop, relay=False)
+    orders_ids = [uuid.uuid4() for _ in range(10)]
+    for seq in range(12):
+        async with shop_ctx.db.sessionmaker() as session, session.begin():
+            for order_id in orders_ids:
+                record_event(
+                    session,
+                    "order.placed",
+                    {"order_id": order_id, "seq": seq},
+                    aggregate_id=order_id,
+                )
+
+    # Two relay processes: each its own database pool and its own broker connection.
+    relays = []
+    for latency in (0.08, 0.0):
+        db = Database(shop_ctx.db.url)
+        bus = RabbitBus(world.settings.rabbitmq_url, prefix=world.settings.db_prefix)
+        world.extra_buses.append(bus)
+        relays.append((Relay(shop, db, _Slow(bus, latency), batch_size=3, poll_seconds=0.2), db))
+    tasks = [asyncio.create_task(relay.run()) for relay, _ in relays]
+    try:
+        entries = await eventually(lambda: _count(world.entries(ledger_ctx), 120), timeout=60)
+        await eventually(lambda: _zero(world.unpublished(shop_ctx)))
+        await asyncio.sleep(0.3)  # room for a duplicate to arrive, if one was sent
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for _, db in relays:
+            await db.dispose()
+
+    assert metric("events_published_total", shop, "order.placed") == 120
+    assert metric("events_duplicates_total", ledger, "order.placed") == 0
+    assert metric("events_consumed_total", ledger, "order.placed") == 120
+    for order_id in orders_ids:
+        assert [e.seq for e in entries if e.order_id == str(order_id)] == list(range(12))
