@@ -141,6 +141,10 @@ async def test_bad_input_is_a_clear_400_and_creates_nothing(system, token_for):
             {**good, "email": "a@b.example\r\nBcc: all@x.example"},
             {**good, "subject": ""},
             {**good, "subject": "x" * 201},
+            {**good, "subject": "nul\u0000byte"},
+            {**good, "subject": "two\nlines"},
+            {**good, "message": "nul\u0000byte"},
+            {**good, "email": "a\u0000@b.example"},
             {**good, "type": "Has Spaces"},
             {**good, "unexpected": 1},
             {"subject": "s", "message": "m"},
@@ -149,7 +153,9 @@ async def test_bad_input_is_a_clear_400_and_creates_nothing(system, token_for):
             response = await api.post(SEND, json=body, headers=admin)
             assert response.status_code == 400, (body, response.text)
             assert set(response.json()) >= {"detail", "status_code", "error_type"}
-        for raw in (b"{", b"[]", b"null"):
+        # A lone surrogate (valid JSON escape, not valid text) too.
+        surrogate = f'{{"user_id": "{alice}", "subject": "s", "message": "x\\ud800"}}'.encode()
+        for raw in (b"{", b"[]", b"null", surrogate):
             response = await api.post(
                 SEND, content=raw, headers={**admin, "Content-Type": "application/json"}
             )
@@ -158,6 +164,9 @@ async def test_bad_input_is_a_clear_400_and_creates_nothing(system, token_for):
         for params in ({"limit": 0}, {"limit": 201}, {"offset": -1}, {"unread": "maybe"}):
             assert (await api.get(INBOX, params=params, headers=token)).status_code == 400
         assert await notices(api, token_for(user_id=alice)) == []
+        # Line breaks belong in a message, though.
+        body = {**good, "message": "Line one\nLine two\ttabbed"}
+        assert (await api.post(SEND, json=body, headers=admin)).status_code == 201
 
 
 async def test_unknown_notice_is_404_and_inbox_needs_a_token(system, token_for):

@@ -5,6 +5,7 @@ a missing or odd field makes a shorter sentence, never an error."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -46,11 +47,15 @@ class Notice:
     context: dict[str, Any]
 
 
+# What must not reach a subject line or the database (NUL, line breaks, lone surrogates).
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
-    text = str(value).strip()
-    return text or None
+    text = _UNPRINTABLE.sub(" ", str(value)).strip()
+    return text[:300] or None
 
 
 def format_when(show_date: Any, show_time: Any) -> str | None:

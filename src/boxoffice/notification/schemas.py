@@ -11,17 +11,47 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # Deliberately lenient: the auth service decides what an account's address is; this only stops
 # what could never be delivered (or would inject SMTP headers).
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+_NOT_IN_ADDRESS = r"[^@\s<>,;\"\x00-\x1f\x7f\ud800-\udfff]"
+_ADDRESS = re.compile(rf"^{_NOT_IN_ADDRESS}+@{_NOT_IN_ADDRESS}+\.{_NOT_IN_ADDRESS}+$")
+
+
+def valid_address(value: object) -> str | None:
+    """The address if it is one a mail server could take, else None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if len(value) <= 320 and _ADDRESS.match(value) else None
 
 
 def _address(value: str) -> str:
-    value = value.strip()
-    if not _ADDRESS.match(value):
+    address = valid_address(value)
+    if address is None:
         raise ValueError("not an e-mail address")
-    return value
+    return address
 
 
 EmailAddress = Annotated[str, Field(max_length=320), AfterValidator(_address)]
+
+# Control characters break storage (PostgreSQL refuses NUL) and e-mail headers (CR/LF would
+# inject headers); a message body may still have line breaks and tabs.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
+def _text(value: str) -> str:
+    if _CONTROL_BUT_LINES.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+OneLine = Annotated[str, AfterValidator(_one_line)]
+Text = Annotated[str, AfterValidator(_text)]
 
 
 class SendRequest(BaseModel):
@@ -32,10 +62,10 @@ class SendRequest(BaseModel):
     user_id: uuid.UUID
     email: EmailAddress | None = None
     type: str = Field("general", pattern=r"^[a-z][a-z0-9_.-]{0,49}$")
-    subject: str = Field(min_length=1, max_length=200)
-    message: str = Field(min_length=1, max_length=10_000)
+    subject: OneLine = Field(min_length=1, max_length=200)
+    message: Text = Field(min_length=1, max_length=10_000)
     booking_id: uuid.UUID | None = None
-    booking_code: str | None = Field(None, min_length=1, max_length=32)
+    booking_code: OneLine | None = Field(None, min_length=1, max_length=32)
 
 
 class NotificationOut(BaseModel):

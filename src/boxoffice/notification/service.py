@@ -16,7 +16,7 @@ from boxoffice.notification.errors import NotificationNotFound
 from boxoffice.notification.metrics import NOTIFICATIONS
 from boxoffice.notification.models import PENDING, SENT, Notification
 from boxoffice.notification.repository import NotificationRepository
-from boxoffice.notification.schemas import SendRequest
+from boxoffice.notification.schemas import SendRequest, valid_address
 
 log = structlog.get_logger("boxoffice.notification")
 
@@ -30,11 +30,6 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value)) if value else None
     except ValueError:
         return None
-
-
-def _address(value: Any) -> str | None:
-    text = str(value).strip() if isinstance(value, str) else ""
-    return text if "@" in text and len(text) <= 320 else None
 
 
 class NotificationService:
@@ -156,7 +151,7 @@ class NotificationService:
             row = await self.repo.booking_details(booking_id) if booking_id else None
             known = row.details if row else None
         notice = content.compose(name, payload, known)
-        email = None if name in content.IN_APP_ONLY else _address(payload.get("user_email"))
+        email = None if name in content.IN_APP_ONLY else valid_address(payload.get("user_email"))
         return await self._create(
             user_id=user_id,
             type_=name,
