@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import bearer
+from tests.conftest import bearer, running_system
+from tests.payment.conftest import build_settings
 
 # One system per module and backend (see conftest.py): its event loop is the module's.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -113,3 +114,29 @@ async def test_reconciliation_is_for_admins_only(payment_api, token_for):
     assert_error_shape(response, 403)
     response = await payment_api.post("/api/payments/reconcile")
     assert_error_shape(response, 401)
+
+
+async def test_with_the_booking_service_down_paying_is_503_fast_and_charges_nothing(
+    payment_backend, tmp_path, token_for
+):
+    settings = build_settings(
+        payment_backend,
+        tmp_path,
+        f"t{uuid.uuid4().hex[:10]}_",
+        booking_service_url="http://127.0.0.1:1",  # nothing listens there
+        breaker_failure_threshold=2,
+    )
+    async with running_system(settings, ("payment",)) as api:
+        token = bearer(token_for())
+        answers = []
+        for _ in range(3):
+            headers = {**token, "Idempotency-Key": uuid.uuid4().hex}
+            answers.append(await api.post("/api/payments/process", json=GOOD, headers=headers))
+        listed = await api.get("/api/payments/payments", headers=token)
+        gateway = api.app.state.service_apps["payment"].state.ctx.state["provider"]
+
+    for response in answers:
+        assert_error_shape(response, 503)
+    assert "circuit open" in answers[-1].json()["detail"]
+    assert listed.json() == []
+    assert gateway.charge_calls == 0

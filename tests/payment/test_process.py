@@ -10,7 +10,7 @@ import pytest
 
 from boxoffice.payment import idempotency
 from tests.conftest import bearer
-from tests.payment.conftest import SEAT_PRICE
+from tests.payment.conftest import SEAT_PRICE, eventually
 
 # One system per module and backend (see conftest.py): its event loop is the module's.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -61,6 +61,37 @@ async def test_twenty_identical_requests_at_once_make_one_payment_and_one_charge
     assert again.headers["Idempotent-Replayed"] == "true"
     await cinema.booking_reaches(alice, booking["id"], "confirmed", "paid")
     await cinema.check_money()
+
+
+async def test_a_retry_while_the_first_request_is_at_the_gateway_gets_409_with_retry_after(
+    open_cinema,
+):
+    # A gateway timeout far beyond the retry's own short wait for the first request.
+    async with open_cinema(payment_gateway_timeout_seconds=30) as cinema:
+        alice = cinema.customer()
+        booking = await cinema.book(alice)
+        cinema.gateway.pause()
+        first = asyncio.create_task(cinema.pay(alice, booking, key="impatient"))
+        try:
+            await eventually(lambda: _charge_started(cinema))
+
+            retry = await cinema.pay(alice, booking, key="impatient")
+
+            assert retry.status_code == 409
+            assert retry.json()["error_type"] == "PaymentInProgress"
+            assert retry.headers["Retry-After"] == "1"
+        finally:
+            cinema.gateway.resume()
+        done = await first
+        assert done.status_code == 201
+        later = await cinema.pay(alice, booking, key="impatient")
+        assert (later.status_code, later.json()["id"]) == (201, done.json()["id"])
+        assert retry.json()["payment_id"] == done.json()["id"]
+        assert cinema.charge_calls == 1
+
+
+async def _charge_started(cinema):
+    return cinema.charge_calls == 1
 
 
 async def test_ten_different_keys_at_once_on_one_booking_charge_it_once(cinema):
