@@ -97,7 +97,7 @@ def test_confirmation_mail_has_text_html_and_the_qr_inline():
     assert qr.get_filename() == "BK7Q2M9X.png"
     assert qr.get_content().startswith(b"\x89PNG")
     assert message["Message-ID"] == f"<{note.id}@boxoffice.notification>"
-    for fact in FACTS:
+    for fact in (*FACTS, "Galaxy Hall 1, Hanoi"):
         assert fact in body["plain"] and fact in body["html"]
 
 
