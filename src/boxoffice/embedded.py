@@ -1,19 +1,27 @@
-"""Embedded mode: all five services (and later the web site) in one ASGI app on one port,
-under the gateway's paths (`/api/<prefix>/...`), sharing one in-process runtime."""
+"""Embedded mode: all five services (and the web site, once it exists) in one ASGI app on one
+port, under the gateway's paths (`/api/<prefix>/...`), sharing one in-process runtime.
+
+With `gateway=True` (what `boxoffice up` serves) the app also does what NGINX does in distributed
+mode: per-client rate limits, the 1 MB body limit and the web site at `/`. The service tests leave
+it off, as they reach the services without NGINX in distributed mode too.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
 from fastapi import FastAPI
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from boxoffice.core.app import create_service_app
-from boxoffice.core.errors import install_error_handlers
+from boxoffice.core.errors import error_body, install_error_handlers
+from boxoffice.core.ratelimit import RateLimitMiddleware, send_json
 from boxoffice.core.runtime import Runtime, memory_runtime
 from boxoffice.core.settings import GATEWAY_PREFIXES, Settings
 from boxoffice.services import all_definitions
@@ -31,10 +39,101 @@ class _GatewayAliases:
         await self.app(scope, receive, send)
 
 
+# Design 5.3: the headers the gateway adds to every response (the NGINX template has the same).
+SECURITY_HEADERS = (
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-xss-protection", b"1; mode=block"),
+)
+MAX_BODY_BYTES = 1024 * 1024  # NGINX's client_max_body_size 1m
+
+
+class _SecurityHeaders:
+    """Design 5.3's headers on every response, as NGINX adds them in distributed mode."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
+                message = dict(message, headers=[*message.get("headers", []), *extra])
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _BodyTooLarge(Exception):
+    """The request body passed MAX_BODY_BYTES."""
+
+
+class _BodySizeLimit:
+    """413 in the error shape for a body over 1 MB, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._refuse(send)
+                return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = error_body(413, "PayloadTooLarge", f"Request body over {self.limit} bytes")
+        await send_json(send, 413, body, [])
+
+
+def web_app_factory() -> Callable[[Settings], ASGIApp] | None:
+    """The web site's `create_app(settings)` (module `boxoffice.web.app`), if it is built yet."""
+    if importlib.util.find_spec("boxoffice.web.app") is None:
+        return None
+    factory = getattr(importlib.import_module("boxoffice.web.app"), "create_app", None)
+    return factory if callable(factory) else None
+
+
 def create_embedded_app(
-    settings: Settings, runtime: Runtime | None = None, services: Sequence[str] | None = None
+    settings: Settings,
+    runtime: Runtime | None = None,
+    services: Sequence[str] | None = None,
+    *,
+    gateway: bool = False,
 ) -> FastAPI:
-    """The whole system as one app; service sub-apps are mounted at their gateway prefixes."""
+    """The whole system as one app; service sub-apps are mounted at their gateway prefixes.
+
+    `gateway=True` adds what NGINX adds in distributed mode (rate limits, body limit, web site).
+    """
     runtime = runtime or memory_runtime(settings)
     apps = {}
     for defn in all_definitions():
@@ -75,5 +174,17 @@ def create_embedded_app(
             # Starlette's mount pattern (".*") stops at a newline, so an id holding an encoded
             # %0A would 404 here instead of reaching its service (a 400 there, and through NGINX).
             route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
+    web = web_app_factory() if gateway else None
+    if web is not None:
+        root.mount("/", web(settings))
     root.add_middleware(_GatewayAliases)
+    if gateway:
+        root.add_middleware(_BodySizeLimit)
+        root.add_middleware(
+            RateLimitMiddleware,
+            general=settings.rate_limit_general,
+            booking=settings.rate_limit_booking,
+        )
+    # Outermost, so the gateway's own refusals (429, 413) carry the headers too.
+    root.add_middleware(_SecurityHeaders)
     return root

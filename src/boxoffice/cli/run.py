@@ -1,12 +1,230 @@
-"""`boxoffice up`, `boxoffice up --distributed`, `boxoffice serve NAME`, `migrate`, `demo-data`."""
+"""`boxoffice up` (embedded: one process), `boxoffice up --distributed` (a supervisor, one process
+per service, NGINX as the gateway), `boxoffice serve NAME` (one service: what a container runs),
+`boxoffice migrate [NAME]`, `boxoffice demo-data` and `boxoffice gateway-config`."""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+import uvicorn
+
+from boxoffice.cli.distributed import Options, api_rows, local_base, up_distributed
+from boxoffice.cli.serving import (
+    SERVE_ENV,
+    bind,
+    configure_logs,
+    console,
+    fail,
+    load_settings,
+    migrate_service,
+    print_table,
+    redact,
+    run_async,
+    serve_forever,
+    service_app,
+)
+from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS, Settings, get_settings
+from boxoffice.gateway.render import WEB_PORT, render_compose, render_local
+
+# The admin a newcomer logs in with when embedded mode runs without BOXOFFICE_ADMIN_EMAIL.
+DEFAULT_ADMIN_EMAIL = "admin@boxoffice.local"
+DEFAULT_ADMIN_PASSWORD = "admin123"
+
+
+def with_default_admin(settings: Settings) -> tuple[Settings, tuple[str, str]]:
+    """Embedded mode's admin: the configured one, else the documented default."""
+    if settings.admin_email:
+        return settings, (settings.admin_email, "password: BOXOFFICE_ADMIN_PASSWORD")
+    settings = settings.model_copy(
+        update={"admin_email": DEFAULT_ADMIN_EMAIL, "admin_password": DEFAULT_ADMIN_PASSWORD}
+    )
+    return settings, (
+        f"{DEFAULT_ADMIN_EMAIL} / {DEFAULT_ADMIN_PASSWORD}",
+        "the default: set BOXOFFICE_ADMIN_EMAIL and BOXOFFICE_ADMIN_PASSWORD to change it",
+    )
+
+
+def up_embedded(host: str, port: int, demo_data: bool | None) -> None:
+    settings = load_settings("embedded")
+    if demo_data is not None:
+        settings = settings.model_copy(update={"demo_data": demo_data})
+    settings, admin = with_default_admin(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logs(settings)
+    from boxoffice.embedded import create_embedded_app
+
+    sock = bind(host, port, "boxoffice up")
+    app = create_embedded_app(settings, gateway=True)
+    base = local_base(host, port)
+
+    def ready() -> None:
+        rows = [("site", f"{base}/", "the web site (when built)")]
+        rows += api_rows(base)
+        rows += [
+            ("data", str(settings.data_dir.resolve()), "SQLite databases, e-mail outbox"),
+            ("admin login", *admin),
+            ("demo data", "on" if settings.demo_data_enabled else "off", "BOXOFFICE_DEMO_DATA"),
+            ("rate limits", settings.rate_limit_general, f"booking {settings.rate_limit_booking}"),
+        ]
+        print_table("boxoffice is running (embedded: one process; Ctrl-C stops it)", rows)
+
+    if not run_async(serve_forever(app, sock, ready)):
+        fail("boxoffice up: the system failed to start (see the log above)", code=3)
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def up() -> None:
-        """Run the whole system (not built yet)."""
-        raise typer.Exit(1)
+    def up(
+        distributed: Annotated[
+            bool,
+            typer.Option("--distributed", help="One process per service, NGINX as the gateway"),
+        ] = False,
+        host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+        port: Annotated[
+            int | None, typer.Option(help="Public port (default 8000; distributed 8080)")
+        ] = None,
+        base_port: Annotated[
+            int, typer.Option(help="Distributed: first service port (auth; then movie, …)")
+        ] = SERVICE_PORTS["auth"],
+        workers: Annotated[
+            int, typer.Option(min=1, help="Distributed: uvicorn workers per service")
+        ] = 1,
+        only: Annotated[
+            str, typer.Option(help="Distributed: run only these services (comma-separated)")
+        ] = "",
+        grace: Annotated[
+            float, typer.Option(help="Distributed: seconds between SIGTERM and SIGKILL")
+        ] = 10.0,
+        nginx: Annotated[
+            str | None, typer.Option(help="Distributed: the nginx binary (default: on PATH)")
+        ] = None,
+        demo_data: Annotated[
+            bool | None,
+            typer.Option(
+                "--demo-data/--no-demo-data",
+                help="Load the demo catalog (default: BOXOFFICE_DEMO_DATA; on when embedded)",
+            ),
+        ] = None,
+    ) -> None:
+        """Run the whole system: embedded (one process, SQLite) or --distributed."""
+        if distributed:
+            chosen = [n.strip() for n in only.split(",") if n.strip()]
+            up_distributed(
+                Options(host, port or 8080, base_port, workers, chosen, grace, nginx, demo_data)
+            )
+            return
+        if workers != 1:
+            fail(
+                "embedded mode runs in one process: its in-process adapters (cache, seat holds, "
+                "event bus) cannot be shared between workers. Use --distributed for more workers."
+            )
+        up_embedded(host, port or 8000, demo_data)
+
+    @app.command()
+    def serve(
+        name: Annotated[
+            str, typer.Argument(help="auth, movie, booking, payment, notification, web")
+        ],
+        host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",
+        port: Annotated[int | None, typer.Option(help="Port (default: the service's)")] = None,
+        workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+    ) -> None:
+        """Run one service on the distributed adapters (what a container runs)."""
+        if name not in (*SERVICE_NAMES, "web"):
+            fail(f"unknown service {name!r}; one of {', '.join((*SERVICE_NAMES, 'web'))}")
+        os.environ["BOXOFFICE_MODE"] = "distributed"
+        settings = load_settings("distributed")
+        if not settings.secret_key:
+            fail("SECRET_KEY must be set in distributed mode (the JWT signing key)")
+        configure_logs(settings)
+        port = port or SERVICE_PORTS.get(name, WEB_PORT)
+        sock = bind(host, port, name)
+        if name != "web":
+            run_async(migrate_service(name, settings))
+        if workers == 1:
+            app = service_app(name, settings)
+            if not run_async(serve_forever(app, sock)):
+                fail(f"{name}: failed to start (see the log above)", code=3)
+            return
+        sock.close()
+        os.environ[SERVE_ENV] = name
+        uvicorn.run(
+            "boxoffice.cli.serving:service_app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+
+    @app.command()
+    def migrate(
+        name: Annotated[str | None, typer.Argument(help="One service (default: all)")] = None,
+    ) -> None:
+        """Create (if missing) and migrate the services' databases in the configured mode."""
+        settings = load_settings(get_settings().mode)
+        names = [name] if name else list(SERVICE_NAMES)
+        for service in names:
+            if service not in SERVICE_NAMES:
+                fail(f"unknown service {service!r}; one of {', '.join(SERVICE_NAMES)}")
+            run_async(migrate_service(service, settings))
+            url = redact(settings.database_url_for(service))
+            console.print(f"{service}: migrated ({url})")
+
+    @app.command(name="demo-data")
+    def demo_data() -> None:
+        """Load the demo catalog (movies, theaters, showtimes); loading twice changes nothing."""
+        settings = load_settings(get_settings().mode)
+        try:
+            from boxoffice.movie.demo import load_demo_data
+        except ImportError as exc:
+            fail(f"the demo catalog is not available: {exc}")
+        run_async(migrate_service("movie", settings))
+        run_async(_with_movie_context(settings, load_demo_data))
+        console.print("demo catalog loaded")
+
+    @app.command(name="gateway-config")
+    def gateway_config(
+        target: Annotated[
+            str, typer.Option(help="compose (upstreams by service name) or local")
+        ] = "compose",
+        output: Annotated[Path | None, typer.Option(help="Write here (default: stdout)")] = None,
+        port: Annotated[
+            int | None, typer.Option(help="Listen port (compose 80, local 8080)")
+        ] = None,
+    ) -> None:
+        """Render the NGINX gateway config (e.g. deploy/nginx/nginx.conf for compose)."""
+        settings = load_settings("distributed")
+        if target == "compose":
+            text = render_compose(settings, port=port or 80)
+        elif target == "local":
+            run_dir = (settings.data_dir / "run").resolve()
+            text = render_local(settings, run_dir, port=port or 8080)
+        else:
+            fail(f"unknown target {target!r}; compose or local")
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text)
+
+
+async def _with_movie_context(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> None:
+    """Run `work(ctx)` with the movie service's context (its database and runtime)."""
+    from boxoffice.core.app import ServiceContext
+    from boxoffice.core.db import Database
+    from boxoffice.core.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    db = Database(settings.database_url_for("movie"))
+    try:
+        await work(ServiceContext(name="movie", runtime=runtime, db=db))
+    finally:
+        await db.dispose()
+        await runtime.aclose()

@@ -1,0 +1,138 @@
+"""Render the gateway's NGINX config from its one template, for local runs or containers.
+
+    render_local(settings, run_dir, port=8080, ports={...})   # boxoffice up --distributed
+    render_compose(settings)                                  # deploy/nginx/nginx.conf
+
+`boxoffice gateway-config --target compose` prints the second (or writes it with `--output`).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+
+from boxoffice.core.ratelimit import BOOKING_LIMITED_ROUTES, RateLimit
+from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES, SERVICE_PORTS, Settings
+
+Target = Literal["local", "compose"]
+WEB_PORT = 8006
+COMPOSE_LISTEN_PORT = 80
+
+_PREFIX_TO_SERVICE = {prefix: name for name, prefix in GATEWAY_PREFIXES.items()}
+
+
+@dataclass(frozen=True)
+class GatewayError:
+    """An error NGINX renders itself, in the design's error shape."""
+
+    status: int
+    error_type: str
+    detail: str
+
+
+GATEWAY_ERRORS = (
+    GatewayError(400, "ValidationError", "Bad request"),
+    GatewayError(404, "NotFoundError", "Not Found"),
+    GatewayError(405, "MethodNotAllowed", "Method not allowed"),
+    GatewayError(413, "PayloadTooLarge", "Request body over 1 MB"),
+    GatewayError(414, "ValidationError", "Request URI too long"),
+    GatewayError(429, "RateLimitError", "Too many requests"),
+    GatewayError(500, "InternalError", "Internal server error"),
+    GatewayError(502, "BadGateway", "The service behind this path is not answering"),
+    GatewayError(503, "ServiceUnavailable", "Service unavailable"),
+    GatewayError(504, "GatewayTimeout", "The service behind this path did not answer in time"),
+)
+
+
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # an NGINX config, not HTML
+    )
+    return env.from_string(resources.files(__package__).joinpath("nginx.conf.j2").read_text())
+
+
+def render(
+    settings: Settings,
+    *,
+    target: Target,
+    listen: str,
+    addresses: Mapping[str, str],
+    web_address: str,
+    run_dir: Path | None = None,
+) -> str:
+    """The config text; `addresses` maps each service name to `host:port`."""
+    general = RateLimit.parse(settings.rate_limit_general)
+    booking = RateLimit.parse(settings.rate_limit_booking)
+    local = target == "local"
+    if local and run_dir is None:
+        raise ValueError("a local gateway needs a run dir for its pid, temp files and logs")
+    return _template().render(
+        target=target,
+        # Run as the invoking user when started as root locally: the run dir may be private.
+        user=getpass.getuser() if local and os.geteuid() == 0 else None,
+        worker_processes=1 if local else "auto",
+        pid_path=f"{run_dir}/nginx.pid" if local else None,
+        error_log="stderr",
+        access_log=f"{run_dir}/logs/access.log" if local else "/dev/stdout",
+        temp_dir=f"{run_dir}/temp" if local else None,
+        listen=listen,
+        general=general,
+        booking=booking,
+        retry_after=max(general.retry_after, booking.retry_after),
+        services=[
+            {"name": name, "prefix": GATEWAY_PREFIXES[name], "address": addresses[name]}
+            for name in SERVICE_NAMES
+        ],
+        booking_routes=[
+            {"prefix": prefix, "path": path, "upstream": _PREFIX_TO_SERVICE[prefix]}
+            for prefix, path in BOOKING_LIMITED_ROUTES
+        ],
+        web_address=web_address,
+        errors=GATEWAY_ERRORS,
+    )
+
+
+def render_local(
+    settings: Settings,
+    run_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    ports: Mapping[str, int] | None = None,
+) -> str:
+    """The gateway of `boxoffice up --distributed`: services (and web) on 127.0.0.1."""
+    ports = {**SERVICE_PORTS, "web": WEB_PORT, **(ports or {})}
+    return render(
+        settings,
+        target="local",
+        listen=f"{host}:{port}",
+        addresses={name: f"127.0.0.1:{ports[name]}" for name in SERVICE_NAMES},
+        web_address=f"127.0.0.1:{ports['web']}",
+        run_dir=run_dir,
+    )
+
+
+def render_compose(settings: Settings, *, port: int = COMPOSE_LISTEN_PORT) -> str:
+    """The gateway of deploy/compose.yaml: each service reached by its service name."""
+    return render(
+        settings,
+        target="compose",
+        listen=str(port),
+        addresses={name: f"{name}:{SERVICE_PORTS[name]}" for name in SERVICE_NAMES},
+        web_address=f"web:{WEB_PORT}",
+    )
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """The folders a local NGINX writes to (logs, temp files)."""
+    for sub in ("logs", "temp"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
