@@ -142,6 +142,12 @@ async def test_a_search_for_a_percent_sign_matches_only_a_literal_percent_sign(a
     assert response.json() == []
 
 
+async def test_a_search_holding_a_nul_character_is_a_400(api):
+    token = await admin_token(api)
+    response = await api.get("/api/auth/users?q=a%00b", headers=bearer(token))
+    assert is_error(response, 400, "ValidationError")
+
+
 async def test_an_admin_makes_a_customer_staff_and_their_next_login_says_so(api):
     token = await admin_token(api)
     user = await register(api)

@@ -53,3 +53,8 @@ async def test_a_deactivated_account_cannot_log_in(api):
     response = await login(api, user["email"], user["password"])
     assert is_error(response, 403, "PermissionError")
     assert "disabled" in response.json()["detail"]
+
+
+async def test_a_login_name_with_a_nul_character_is_a_plain_401(api):
+    response = await login(api, "ann\x00@example.com", "whatever1")
+    assert is_error(response, 401, "AuthenticationError")

@@ -18,6 +18,7 @@ from boxoffice.auth.schemas import (
     ProfileUpdate,
     RegisterRequest,
     RoleChange,
+    SearchText,
     TokenResponse,
     UserOut,
     VerifyResponse,
@@ -109,7 +110,7 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     role: Role | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Part of e-mail, name")] = None,
+    q: Annotated[SearchText, Query(max_length=100, description="Part of e-mail, name")] = None,
 ) -> Sequence[User]:
     """Every account, oldest first (admins only)."""
     return await service.list_users(session, limit=limit, offset=offset, role=role, search=q)

@@ -32,7 +32,10 @@ def _email(value: str) -> str:
         )
     except email_validator.EmailNotValidError as exc:
         raise ValueError(f"not a valid email address: {exc}") from None
-    return checked.normalized.lower()
+    email = checked.normalized.lower()
+    if len(email) > 255:  # lower-casing can lengthen text (e.g. "İ")
+        raise ValueError("must be at most 255 characters")
+    return email
 
 
 def _password(value: str) -> str:
@@ -70,6 +73,7 @@ Password = Annotated[
     AfterValidator(_password),
 ]
 FullName = Annotated[str | None, Field(max_length=255), AfterValidator(_optional_text)]
+SearchText = Annotated[str | None, AfterValidator(_optional_text)]
 PhoneNumber = Annotated[
     str | None,
     Field(max_length=20, pattern=r"^\+?[0-9][0-9 ().-]{2,19}$", examples=["+84 912 345 678"]),

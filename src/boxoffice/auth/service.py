@@ -55,7 +55,8 @@ async def find_by_login(session: AsyncSession, login: str) -> User | None:
     """
     repo = UserRepository(session)
     login = login.strip()
-    if not login:
+    # No account can be named by text the database cannot even compare (NUL).
+    if not login or "\x00" in login:
         return None
     if "@" in login:
         return await repo.by_email(login)
