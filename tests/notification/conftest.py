@@ -17,11 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from aiosmtpd.controller import Controller
 
 from boxoffice.core.db import Database
 from boxoffice.core.events import Event
-from tests.conftest import running_system
+from boxoffice.core.settings import Settings
+from tests.conftest import POSTGRES_URL, RABBITMQ_URL, REDIS_URL, TEST_SECRET, running_system
 
 # Fast retries so a test sees several attempts in well under a second.
 FAST_DELIVERY = {
@@ -119,6 +121,34 @@ def system(
             yield api
 
     return start
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_api(
+    module_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[httpx.AsyncClient]:
+    """One notification service per module and backend, for stories that each use their own
+    users (starting PostgreSQL databases per test would cost the suite most of its time)."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        BOXOFFICE_MODE="distributed" if module_backend == "postgres" else "embedded",
+        postgres_url=POSTGRES_URL,
+        redis_url=REDIS_URL,
+        rabbitmq_url=RABBITMQ_URL,
+        BOXOFFICE_DB_PREFIX=f"t{uuid.uuid4().hex[:10]}_",
+        secret_key=TEST_SECRET,
+        BOXOFFICE_DATA_DIR=tmp_path_factory.mktemp("notification"),
+        BOXOFFICE_DEMO_DATA=False,
+        log_json=False,
+        log_level="WARNING",
+    )
+    async with running_system(settings, services=("notification",)) as api:
+        yield api
 
 
 def notification_db(api: httpx.AsyncClient) -> Database:
