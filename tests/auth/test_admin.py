@@ -208,3 +208,11 @@ async def test_customers_and_staff_get_403_on_admin_routes_and_change_nothing(ap
     assert row.role == "customer"
     [row] = await users_with_email(api, victim["email"])
     assert row.role == "customer"
+
+
+async def test_an_admin_on_a_private_domain_is_seeded_as_configured(backend, make_settings):
+    settings = make_settings(backend, BOXOFFICE_ADMIN_EMAIL="Boss@Cinema.Local")
+    async with cleaned_up(settings), auth_started(settings) as api:
+        response = await login(api, "boss@cinema.local", ADMIN_PASSWORD)
+        assert response.status_code == 200
+        assert response.json()["user"]["email"] == "boss@cinema.local"

@@ -28,6 +28,11 @@ async def seed_admin(ctx: ServiceContext) -> None:
         return
     if len(password) < 6 or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise RuntimeError("BOXOFFICE_ADMIN_PASSWORD must be 6 characters to 72 bytes long")
+    # Only lower-cased, not validated like a customer's address: an operator may well choose a
+    # private domain (the CLI's default admin is admin@boxoffice.local).
+    email = email.strip().lower()
+    if "@" not in email or "\x00" in email or len(email) > 255:
+        raise RuntimeError("BOXOFFICE_ADMIN_EMAIL must be an e-mail address")
     password_hash = await ctx.state[PASSWORDS].hash(password)
     for attempt in range(5):
         async with ctx.db.sessionmaker() as session:
@@ -40,6 +45,6 @@ async def seed_admin(ctx: ServiceContext) -> None:
                 await session.rollback()
                 await asyncio.sleep(0.05 * (attempt + 1))
                 continue
-        log.info("admin_ready", email=email.lower())
+        log.info("admin_ready", email=email)
         return
     raise RuntimeError(f"could not create or update the admin {email}")

@@ -24,7 +24,8 @@ def _storable(value: str) -> str:
     return value
 
 
-def _email(value: str) -> str:
+def normalize_email(value: str) -> str:
+    """A valid address, lower-cased as stored; ValueError otherwise."""
     try:
         # No DNS lookups; `.test` addresses are allowed so test and demo accounts can exist.
         checked = email_validator.validate_email(
@@ -55,7 +56,7 @@ def _optional_text(value: str | None) -> str | None:
 Email = Annotated[
     str,
     Field(max_length=255, json_schema_extra={"format": "email"}, examples=["user@example.com"]),
-    AfterValidator(_email),
+    AfterValidator(normalize_email),
 ]
 Username = Annotated[
     str,
