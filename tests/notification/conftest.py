@@ -11,13 +11,14 @@ import email
 import email.policy
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from boxoffice.core.db import Database
@@ -154,6 +155,22 @@ async def shared_api(
 def notification_db(api: httpx.AsyncClient) -> Database:
     """The notification service's own database, to check what the API does not show."""
     return api.app.state.service_apps["notification"].state.ctx.db  # type: ignore[attr-defined]
+
+
+async def rows(api: httpx.AsyncClient, model: Any, *where: Any) -> Sequence[Any]:
+    """Rows of one of the notification service's tables."""
+    async with notification_db(api).sessionmaker() as session:
+        return (await session.scalars(sa.select(model).where(*where))).all()
+
+
+async def only_notice(
+    api: httpx.AsyncClient, token: str, kind: str, status: str | None = None
+) -> dict[str, Any] | None:
+    """The caller's one notice of type `kind` (in that delivery status), if there is exactly one."""
+    found = [n for n in await notices(api, token) if n["type"] == kind]
+    if status is not None:
+        found = [n for n in found if n["status"] == status]
+    return found[0] if len(found) == 1 else None
 
 
 async def eventually(
