@@ -69,10 +69,6 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class _BodyTooLarge(Exception):
-    """The request body passed MAX_BODY_BYTES."""
-
-
 class _BodySizeLimit:
     """413 in the error shape for a body over 1 MB, declared or streamed."""
 
@@ -89,26 +85,33 @@ class _BodySizeLimit:
                 await self._refuse(send)
                 return
         received = 0
+        too_large = False
         started = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.limit:
-                raise _BodyTooLarge
+                # The app sees the client go away; the client gets the 413 below.
+                too_large = True
+                return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if too_large and not started:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         body = error_body(413, "PayloadTooLarge", f"Request body over {self.limit} bytes")

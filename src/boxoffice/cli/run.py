@@ -28,7 +28,7 @@ from boxoffice.cli.serving import (
     serve_forever,
     service_app,
 )
-from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS, Settings, get_settings
+from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS, Settings
 from boxoffice.gateway.render import WEB_PORT, render_compose, render_local
 
 # The admin a newcomer logs in with when embedded mode runs without BOXOFFICE_ADMIN_EMAIL.
@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
         name: Annotated[str | None, typer.Argument(help="One service (default: all)")] = None,
     ) -> None:
         """Create (if missing) and migrate the services' databases in the configured mode."""
-        settings = load_settings(get_settings().mode)
+        settings = load_settings()
         names = [name] if name else list(SERVICE_NAMES)
         for service in names:
             if service not in SERVICE_NAMES:
@@ -181,7 +181,7 @@ def register(app: typer.Typer) -> None:
     @app.command(name="demo-data")
     def demo_data() -> None:
         """Load the demo catalog (movies, theaters, showtimes); loading twice changes nothing."""
-        settings = load_settings(get_settings().mode)
+        settings = load_settings()
         try:
             from boxoffice.movie.demo import load_demo_data
         except ImportError as exc:

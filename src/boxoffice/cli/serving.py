@@ -34,19 +34,22 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print a clear error (no traceback) and exit."""
-    Console(stderr=True, highlight=False).print(Text("error: ", style="bold red") + message)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        Text("error: ", style="bold red") + message
+    )
     raise typer.Exit(code)
 
 
-def load_settings(mode: Literal["embedded", "distributed"]) -> Settings:
-    """The settings from the environment (and .env), in the given mode; a clear error if invalid."""
+def load_settings(mode: Literal["embedded", "distributed"] | None = None) -> Settings:
+    """The settings from the environment (and .env), in `mode` if given; a clear error if
+    invalid."""
     get_settings.cache_clear()
     try:
         settings = get_settings()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         fail(f"invalid configuration: {problems}")
-    return settings.model_copy(update={"mode": mode})
+    return settings.model_copy(update={"mode": mode}) if mode else settings
 
 
 def configure_logs(settings: Settings) -> None:

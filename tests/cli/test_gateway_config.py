@@ -1,0 +1,105 @@
+"""The NGINX gateway config: one template, rendered for local runs (checked by `nginx -t`) and
+for containers (`boxoffice gateway-config --target compose`)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from boxoffice.cli import app
+from boxoffice.core.settings import GATEWAY_PREFIXES, Settings
+from boxoffice.gateway.render import prepare_run_dir, render_compose, render_local
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def settings(**values) -> Settings:
+    return Settings(_env_file=None, **values)
+
+
+def test_the_local_config_is_one_nginx_accepts(tmp_path):
+    run_dir = tmp_path / "run"
+    prepare_run_dir(run_dir)
+    conf = run_dir / "nginx.conf"
+    conf.write_text(render_local(settings(), run_dir, port=18080))
+    checked = subprocess.run(
+        [NGINX, "-t", "-p", str(run_dir), "-c", str(conf), "-e", "stderr"],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "syntax is ok" in checked.stderr
+
+
+def test_every_service_prefix_routes_to_its_service_and_api_movies_lists_movies():
+    text = render_local(settings(), Path("/srv/run"), port=8080)
+    assert "pid /srv/run/nginx.pid;" in text
+    for name, prefix in GATEWAY_PREFIXES.items():
+        assert re.search(rf"location /api/{prefix}/ {{[^}}]*proxy_pass http://{name}/;", text), (
+            prefix
+        )
+    assert re.search(r"location = /api/movies {[^}]*proxy_pass http://movie/movies;", text)
+    assert re.search(r"location / {[^}]*proxy_pass http://web;", text)
+    assert "server 127.0.0.1:8003;" in text  # booking, from SERVICE_PORTS
+
+
+def test_the_compose_config_reaches_services_by_name_and_logs_to_the_console():
+    text = render_compose(settings())
+    for upstream in ("auth:8001", "movie:8002", "booking:8003", "payment:8004", "web:8006"):
+        assert f"server {upstream};" in text
+    assert "listen 80;" in text
+    assert "access_log /dev/stdout" in text
+    assert "error_log stderr" in text
+    assert "127.0.0.1" not in text
+    assert "pid " not in text
+
+
+@pytest.mark.parametrize(
+    ("general", "booking", "zones"),
+    [
+        ("60/minute", "10/minute", ("rate=60r/m", "burst=60 nodelay", "rate=10r/m")),
+        ("5/second", "2/second", ("rate=5r/s", "burst=300 nodelay", "rate=2r/s")),
+        ("120/hour", "30/hour", ("rate=2r/m", "burst=2 nodelay", "rate=1r/m")),
+    ],
+)
+def test_rate_limits_come_from_the_settings(general, booking, zones):
+    text = render_compose(settings(rate_limit_general=general, rate_limit_booking=booking))
+    for zone in zones:
+        assert zone in text
+
+
+def test_the_stricter_limit_covers_booking_cancelling_and_paying_only():
+    text = render_compose(settings())
+    limited = re.findall(r"location ~ \^(\S+) {[^}]*limit_req zone=booking", text)
+    assert limited == [
+        "/api/bookings(/book)/?$",
+        "/api/bookings(/bookings/[^/]+/cancel)/?$",
+        "/api/payments(/process)/?$",
+    ]
+    # Counted for POSTs only: the zone's key is empty for every other method.
+    assert re.search(r"map \$request_method \$booking_limit_key {\s*POST", text)
+
+
+def test_gateway_errors_are_json_in_the_error_shape():
+    text = render_compose(settings())
+    for status in (400, 404, 413, 429, 502, 503, 504):
+        assert f"error_page {status} @error_{status};" in text
+        assert re.search(
+            rf"return {status} '{{\"detail\":\"[^\"]+\",\"status_code\":{status},"
+            rf"\"error_type\":\"\w+\"}}';",
+            text,
+        ), status
+
+
+def test_the_cli_writes_the_compose_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_GENERAL", "90/minute")
+    output = tmp_path / "nginx.conf"
+    result = CliRunner().invoke(app, ["gateway-config", "--target", "compose", "--output", output])
+    assert result.exit_code == 0, result.output
+    assert output.read_text() == render_compose(settings(rate_limit_general="90/minute"))
+    assert "rate=90r/m" in output.read_text()
