@@ -71,7 +71,7 @@ async def payments(
     status: PaymentStatus | None = None,
     user_id: Annotated[uuid.UUID | None, Query(description="Admins only: one user's")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PaymentOut]:
     """The caller's payment history, newest first (admins: everyone's)."""
     return await list_payments(
