@@ -272,7 +272,10 @@ class Supervisor:
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             await self._spawn(part)
             self.write_state()
-            if await self._wait_healthy(part, self.start_timeout):
+            healthy = await self._wait_healthy(part, self.start_timeout)
+            if self.stopping.is_set():
+                return
+            if healthy:
                 part.status = "running"
                 self.say(f"{part.name} is back on port {part.port} (pid {part.pid})")
             else:

@@ -56,6 +56,13 @@ def test_an_invalid_setting_is_a_clear_error_not_a_traceback(env, monkeypatch):
     assert "invalid configuration: access_token_expire_minutes" in result.output
 
 
+def test_a_rate_limit_that_is_not_a_rate_is_a_clear_error(env, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_BOOKING", "10/fortnight")
+    result = runner.invoke(app, ["up"])
+    assert result.exit_code == 1
+    assert "RATE_LIMIT_BOOKING must look like 60/minute" in result.output
+
+
 def test_migrate_creates_every_embedded_database_and_can_run_again(env):
     first = runner.invoke(app, ["migrate"])
     assert first.exit_code == 0, first.output

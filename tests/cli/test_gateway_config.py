@@ -48,6 +48,15 @@ def test_every_service_prefix_routes_to_its_service_and_api_movies_lists_movies(
     assert "server 127.0.0.1:8003;" in text  # booking, from SERVICE_PORTS
 
 
+def test_the_gateway_passes_the_client_address_and_the_correlation_id():
+    text = render_compose(settings())
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
+    assert "proxy_set_header X-Real-IP $remote_addr;" in text
+    # The caller's id, or one the gateway makes ($request_id) when the caller sent none.
+    assert "proxy_set_header X-Correlation-ID $correlation_id;" in text
+    assert re.search(r'map \$http_x_correlation_id \$correlation_id {\s*"" \$request_id;', text)
+
+
 def test_the_compose_config_reaches_services_by_name_and_logs_to_the_console():
     text = render_compose(settings())
     for upstream in ("auth:8001", "movie:8002", "booking:8003", "payment:8004", "web:8006"):

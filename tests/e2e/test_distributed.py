@@ -190,6 +190,20 @@ def test_the_supervisor_restarts_a_service_that_dies(system, http):
     assert after["restarts"] == before["restarts"] + 1
     assert http.get("/api/movies/movies").status_code == 200
     assert "movie killed by SIGKILL" in system.output()
+    assert f"restart {after['restarts']} in 1.0 s" in system.output()
+
+    # Dying again soon after: the supervisor waits twice as long before the next restart.
+    os.kill(after["pid"], signal.SIGKILL)
+    system.wait_for(
+        lambda: system.state()["parts"]["movie"]["restarts"] == after["restarts"] + 1,
+        what="the second restart",
+    )
+    assert f"restart {after['restarts'] + 1} in 2.0 s" in system.output()
+    system.wait_for(
+        lambda: system.state()["parts"]["movie"]["status"] == "running",
+        what="the movie service to be back again",
+    )
+    assert http.get("/api/movies/movies").status_code == 200
 
 
 def test_sigterm_stops_the_supervisor_and_every_child(system):

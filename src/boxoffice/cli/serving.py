@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from boxoffice.core.ratelimit import RateLimit
 from boxoffice.core.settings import Settings, get_settings
 
 # How `boxoffice serve` tells uvicorn's worker processes (--workers > 1) their service.
@@ -49,6 +50,11 @@ def load_settings(mode: Literal["embedded", "distributed"] | None = None) -> Set
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         fail(f"invalid configuration: {problems}")
+    for name in ("rate_limit_general", "rate_limit_booking"):
+        try:
+            RateLimit.parse(getattr(settings, name))
+        except (ValueError, KeyError):
+            fail(f"invalid configuration: {name.upper()} must look like 60/minute (or /hour)")
     return settings.model_copy(update={"mode": mode}) if mode else settings
 
 
