@@ -25,12 +25,17 @@ from tests.notification.conftest import (
 ALICE_MAIL = "alice@cinema-fan.example"
 
 
+def consumed(event_name: str) -> float:
+    labels = {"service": "notification", "event": event_name}
+    return REGISTRY.get_sample_value("events_consumed_total", labels) or 0.0
+
+
 def consumed_duplicates(event_name: str) -> float:
     labels = {"service": "notification", "event": event_name}
     return REGISTRY.get_sample_value("events_duplicates_total", labels) or 0.0
 
 
-async def test_paid_booking_gives_one_confirmation_and_one_email_with_code_and_qr(
+async def test_paid_booking_gives_one_notice_and_one_email_with_code_and_qr(
     system, smtp, token_for
 ):
     smtp.start()
@@ -60,7 +65,8 @@ async def test_paid_booking_gives_one_confirmation_and_one_email_with_code_and_q
         confirmed = await eventually(
             lambda: only_notice(api, token, "booking.confirmed", status="sent")
         )
-        await eventually(lambda: only_notice(api, token, "payment.completed"))
+        # The payment and the confirmation are one purchase: one notice in the inbox, not two.
+        assert [n["type"] for n in await notices(api, token)] == ["booking.confirmed"]
 
         # One confirmation in the inbox, naming what the customer needs at the door.
         assert confirmed["booking_code"] == "BK7Q2M9X"
@@ -85,6 +91,29 @@ async def test_paid_booking_gives_one_confirmation_and_one_email_with_code_and_q
         assert qr.get_content().startswith(b"\x89PNG")
         # The HTML shows the QR code inline, by its Content-ID.
         assert f"cid:{qr['Content-ID'].strip('<>')}" in body["html"]
+
+
+async def test_confirmation_before_payment_event_still_gives_one_notice(system, smtp, token_for):
+    smtp.start()
+    alice = uuid.uuid4()
+    booking_id = uuid.uuid4()
+    before = consumed("payment.completed")
+    async with system() as api:
+        # Events of two producers may arrive in either order.
+        await publish(
+            api,
+            make_event(
+                "booking.confirmed", booking_payload(alice, ALICE_MAIL, booking_id=booking_id)
+            ),
+            make_event(
+                "payment.completed", payment_payload(alice, ALICE_MAIL, booking_id=booking_id)
+            ),
+        )
+        token = token_for(user_id=alice)
+        await eventually(lambda: only_notice(api, token, "booking.confirmed", status="sent"))
+        await eventually(lambda: consumed("payment.completed") > before)
+        assert [n["type"] for n in await notices(api, token)] == ["booking.confirmed"]
+        assert len(smtp.to(ALICE_MAIL)) == 1
 
 
 async def test_redelivered_event_gives_no_second_notice_or_email(system, smtp, token_for):

@@ -154,6 +154,17 @@ class NotificationRepository:
 
     # What the service knows about bookings
 
+    async def paid_notice_for(
+        self, booking_id: uuid.UUID, types: Sequence[str]
+    ) -> Notification | None:
+        """The booking's notice of a successful purchase, if one exists already."""
+        result = await self.session.scalars(
+            sa.select(Notification)
+            .where(Notification.booking_id == booking_id, Notification.type.in_(types))
+            .limit(1)
+        )
+        return result.first()
+
     async def booking_details(self, booking_id: uuid.UUID) -> BookingDetails | None:
         return await self.session.get(BookingDetails, booking_id)
 

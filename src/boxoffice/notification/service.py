@@ -21,6 +21,10 @@ from boxoffice.notification.schemas import SendRequest, valid_address
 log = structlog.get_logger("boxoffice.notification")
 
 
+# The two facts of one successful purchase; a customer sees them as one notice.
+PAID_PAIR = ("payment.completed", "booking.confirmed")
+
+
 class EventNamesNoUser(ValueError):
     """An event lacks the user a notice is for; it ends as a dead letter for a person to see."""
 
@@ -114,6 +118,33 @@ class NotificationService:
 
     # From events
 
+    async def _merge_paid_notice(
+        self, booking_id: uuid.UUID, name: str, notice: content.Notice, email: str | None
+    ) -> Notification | bool | None:
+        """A paid booking is one notice, not two: `payment.completed` and `booking.confirmed`
+        arrive in either order, and the confirmation (with the e-ticket e-mail) wins.
+        Returns the notice to deliver, None when nothing new is needed, False when no notice of
+        the pair exists yet (the caller creates one)."""
+        existing = await self.repo.paid_notice_for(booking_id, PAID_PAIR)
+        if existing is None:
+            return False
+        if name == "booking.confirmed" and existing.type == "payment.completed":
+            now = utcnow()
+            existing.type = name
+            existing.subject = notice.subject
+            existing.message = notice.message
+            existing.context = {**notice.context, "template": name.replace(".", "_")}
+            existing.email = email
+            existing.status = PENDING if email else SENT
+            existing.sent_at = None if email else now
+            existing.next_attempt_at = now if email else None
+            existing.attempts = 0
+            await self.repo.session.flush()
+            NOTIFICATIONS.labels(name, "merged").inc()
+            return existing
+        NOTIFICATIONS.labels(name, "merged").inc()
+        return None
+
     async def remember_booking(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
         """Keep a booking's facts from a `booking.*` event; returns what is now known of it."""
         booking_id = _uuid(payload.get("booking_id"))
@@ -152,6 +183,10 @@ class NotificationService:
             known = row.details if row else None
         notice = content.compose(name, payload, known)
         email = None if name in content.IN_APP_ONLY else valid_address(payload.get("user_email"))
+        if name in PAID_PAIR and booking_id is not None:
+            merged = await self._merge_paid_notice(booking_id, name, notice, email)
+            if merged is not False:
+                return merged
         return await self._create(
             user_id=user_id,
             type_=name,
