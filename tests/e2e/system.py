@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import random
 import signal
@@ -58,6 +59,10 @@ def client(base_url: str, source: str | None = None) -> httpx.Client:
     address is another client to the rate limits)."""
     transport = httpx.HTTPTransport(local_address=source) if source else None
     return httpx.Client(base_url=base_url, timeout=30, trust_env=False, transport=transport)
+
+
+def _terminate_with_parent() -> None:
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def alive(pid: int) -> bool:
@@ -122,6 +127,9 @@ class System:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # Should pytest itself be killed, the system goes too (as its children go
+                # with the supervisor).
+                preexec_fn=_terminate_with_parent,
             )
         return self.process
 
