@@ -27,7 +27,7 @@ from typing import IO
 
 import httpx
 
-# A child that stayed up this long has recovered: its next crash restarts it without delay.
+# A child that stayed up this long had recovered: its next crash starts the backoff over.
 STABLE_AFTER_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
@@ -88,7 +88,7 @@ def _prepare_child() -> None:  # pragma: no cover - runs in the forked child
 
 
 class Supervisor:
-    """Runs `parts` (started in order, each waited for) until told to stop."""
+    """Runs `parts` (stage by stage, each stage waited for) until told to stop."""
 
     def __init__(
         self,
