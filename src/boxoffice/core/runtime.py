@@ -97,9 +97,7 @@ def redis_runtime(settings: Settings) -> Runtime:
         revocations=RedisRevocationStore(redis, prefix),
         redis=redis,
         holds=RedisSeatHolds(redis, prefix),
-        bus=RabbitBus(
-            settings.rabbitmq_url, prefix=settings.db_prefix, prefetch=settings.event_prefetch
-        ),
+        bus=rabbit_bus(settings),
     )
 
 
@@ -111,3 +109,15 @@ def local_bus(settings: Settings) -> LocalBus:
     """Embedded mode's event broker: a SQLite file in the data dir (opened on first use)."""
     path = settings.data_dir / f"{settings.db_prefix}events_bus.sqlite3"
     return LocalBus(path, prefetch=settings.event_prefetch)
+
+
+def rabbit_bus(settings: Settings) -> RabbitBus:
+    """Distributed mode's event bus: RabbitMQ, names behind the optional BOXOFFICE_DB_PREFIX."""
+    return RabbitBus(
+        settings.rabbitmq_url, prefix=settings.db_prefix, prefetch=settings.event_prefetch
+    )
+
+
+def event_bus(settings: Settings) -> EventBus:
+    """The event bus of the configured mode (e.g. for `boxoffice events`)."""
+    return rabbit_bus(settings) if settings.distributed else local_bus(settings)

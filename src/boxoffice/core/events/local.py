@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from boxoffice.core.db import Database, UTCDateTime, new_metadata, utcnow
 from boxoffice.core.events.bus import BusClosed, DeadLetter, Handle, Outcome, describe_error
@@ -72,7 +73,7 @@ class LocalBus:
     def __repr__(self) -> str:
         return f"LocalBus({str(self.path)!r})"
 
-    async def _engine(self) -> sa.ext.asyncio.AsyncEngine:
+    async def _engine(self) -> AsyncEngine:
         if self._closed:
             raise BusClosed("the in-process bus is closed")
         if self._db is None:
@@ -233,6 +234,8 @@ class LocalBus:
                 await asyncio.sleep(0.2 * 2**attempt)
 
     async def dead_letters(self, service: str | None = None, limit: int = 500) -> list[DeadLetter]:
+        if self._db is None and not self.path.exists():
+            return []  # nothing ever ran here: no need to create the broker's file
         engine = await self._engine()
         query = sa.select(messages).where(messages.c.state == "dead")
         if service is not None:
@@ -242,6 +245,8 @@ class LocalBus:
         return [_dead_letter(row) for row in rows]
 
     async def replay(self, event_id: uuid.UUID, service: str | None = None) -> int:
+        if self._db is None and not self.path.exists():
+            return 0
         engine = await self._engine()
         where = [messages.c.state == "dead", messages.c.event_id == str(event_id)]
         if service is not None:

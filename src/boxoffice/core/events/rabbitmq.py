@@ -245,7 +245,8 @@ class RabbitBus:
             except MalformedEvent as exc:
                 await self._dead_letter(message, dlx, service, Outcome("dead", 1, str(exc)))
                 return
-            earlier = int((message.headers or {}).get("x-delivery-count") or 0)
+            count = (message.headers or {}).get("x-delivery-count")
+            earlier = count if isinstance(count, int) else 0
             try:
                 outcome = await handle(event, earlier)
             except asyncio.CancelledError:
@@ -400,9 +401,10 @@ def _dead_letter(service: str, message: AbstractIncomingMessage) -> DeadLetter:
         event = None
     error = headers.get(ERROR_HEADER)
     if error is None:  # dead-lettered by the broker itself (delivery limit)
-        deaths = headers.get("x-death") or []
-        reason = deaths[0].get("reason") if deaths and isinstance(deaths[0], dict) else None
-        error = f"dead-lettered by the broker ({reason or 'unknown reason'})"
+        deaths = headers.get("x-death")
+        first = deaths[0] if isinstance(deaths, list) and deaths else None
+        reason = first.get("reason") if isinstance(first, dict) else None
+        error = f"dead-lettered by the broker ({reason!s})"
     dead_at = headers.get(DEAD_AT_HEADER)
     with contextlib.suppress(TypeError, ValueError):
         dead_at = dt.datetime.fromisoformat(str(dead_at)) if dead_at else None

@@ -178,8 +178,7 @@ class Relay:
         if self.db.is_sqlite:
             return
         if self._listener is not None:
-            conn, raw = self._listener
-            if not raw.is_closed():
+            if not self._listener[1].is_closed():
                 return
             await self._close_listener()
         try:
@@ -190,6 +189,7 @@ class Relay:
             return
         try:
             raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
             await raw.add_listener(NOTIFY_CHANNEL, self._on_notify)
         except BaseException as exc:
             with contextlib.suppress(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -62,7 +62,10 @@ class InboxEvent(EventsBase):
     processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-EVENT_TABLES = (OutboxEvent.__table__, InboxEvent.__table__)
+EVENT_TABLES: tuple[sa.Table, ...] = (
+    cast(sa.Table, OutboxEvent.__table__),
+    cast(sa.Table, InboxEvent.__table__),
+)
 
 
 def create_event_tables() -> None:
