@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("boxoffice.events")
 
+DATABASE_PING_SECONDS = 5.0
+
 
 class _Duplicate(Exception):
     """The inbox already holds this event: it was handled before."""
@@ -73,6 +75,7 @@ class EventProcessor:
     async def _attempts(self, event: Event, earlier_deliveries: int) -> Outcome:
         # Deliveries that never finished (a crash mid-handling) count as attempts used up.
         attempt = max(earlier_deliveries, 0)
+        outage = 0
         while True:
             attempt += 1
             try:
@@ -85,6 +88,22 @@ class EventProcessor:
                 raise
             except Exception as exc:
                 error = describe_error(exc)
+                if not await self._database_reachable():
+                    # Our own database is down: not the event's fault, so no attempt is used
+                    # up; the event waits (in hand, unacked) until the database is back.
+                    attempt -= 1
+                    outage += 1
+                    delay = retry_delay(outage, self.retry_base, self.retry_max)
+                    log.warning(
+                        "event_consumer_database_down",
+                        service=self.service,
+                        event_id=str(event.id),
+                        retry_in=delay,
+                        error=error,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                outage = 0
                 if attempt >= self.max_attempts:
                     EVENTS_DEAD_LETTERED.labels(self.service, event.name).inc()
                     log.error(
@@ -111,6 +130,15 @@ class EventProcessor:
             else:
                 EVENTS_CONSUMED.labels(self.service, event.name).inc()
                 return Outcome("processed", attempt)
+
+    async def _database_reachable(self) -> bool:
+        try:
+            await asyncio.wait_for(self.ctx.db.ping(), DATABASE_PING_SECONDS)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False
+        return True
 
     async def _once(self, event: Event) -> None:
         """The inbox row and the handler's work, committed together or not at all."""

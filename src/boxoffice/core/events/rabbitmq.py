@@ -88,6 +88,7 @@ class RabbitBus:
         self._connection: Any = None
         self._publisher: tuple[AbstractChannel, AbstractExchange] | None = None
         self._lock: asyncio.Lock | None = None
+        self._publisher_lock: asyncio.Lock | None = None
         self._consumers: set[Any] = set()
         self.declared: set[str] = set()
         self._exchange_declared = False
@@ -160,15 +161,18 @@ class RabbitBus:
             await self._declare(channel, service, names)
 
     async def _publishing_exchange(self) -> AbstractExchange:
+        """One confirming channel shared by the relays of this process."""
         connection = await self._shared()
-        if self._publisher is None or self._publisher[0].is_closed:
-            channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.declare_exchange(
-                self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-            )
-            self._publisher = (channel, exchange)
-            self._exchange_declared = True
-        return self._publisher[1]
+        self._publisher_lock = self._publisher_lock or asyncio.Lock()
+        async with self._publisher_lock:
+            if self._publisher is None or self._publisher[0].is_closed:
+                channel = await connection.channel(publisher_confirms=True)
+                exchange = await channel.declare_exchange(
+                    self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+                )
+                self._publisher = (channel, exchange)
+                self._exchange_declared = True
+            return self._publisher[1]
 
     async def publish(self, events: Sequence[Event]) -> None:
         if not events:
