@@ -68,3 +68,28 @@ async def test_two_relays_at_once_publish_each_event_exactly_once_and_in_order(w
     assert metric("events_consumed_total", ledger, "order.placed") == 120
     for order_id in orders_ids:
         assert [e.seq for e in entries if e.order_id == str(order_id)] == list(range(12))
+
+
+@pytest.mark.parametrize("adapter", ["rabbitmq"])
+async def test_a_relay_in_another_process_is_woken_by_the_commits_notify(world):
+    shop, ledger = world.name("shop"), world.name("ledger")
+    ledger_ctx = await world.service(ledger, ledger_handlers(ledger))
+    shop_ctx = await world.service(shop, relay=False)
+    # Its own engine, as in another process: the in-process signal does not reach it, and
+    # its backstop poll would come only in an hour.
+    db = Database(shop_ctx.db.url)
+    relay = Relay(shop, db, world.bus, poll_seconds=3600)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _listening(relay))
+        order_id = await world.place_order(shop_ctx)
+        entries = await eventually(lambda: world.entries(ledger_ctx))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.dispose()
+    assert [e.order_id for e in entries] == [str(order_id)]
+
+
+async def _listening(relay):
+    return relay._listener is not None

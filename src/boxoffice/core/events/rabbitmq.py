@@ -127,6 +127,9 @@ class RabbitBus:
     async def _declare(
         self, channel: AbstractChannel, service: str, names: Collection[str]
     ) -> tuple[AbstractQueue, AbstractExchange]:
+        # Noted first, so a declaration that fails half-way is still cleaned up.
+        self.declared.add(service)
+        self._exchange_declared = True
         exchange = await channel.declare_exchange(
             self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
@@ -151,8 +154,6 @@ class RabbitBus:
         )
         for name in names:
             await queue.bind(exchange, routing_key=name)
-        self.declared.add(service)
-        self._exchange_declared = True
         return queue, dlx
 
     async def declare(self, service: str, names: Collection[str]) -> None:
