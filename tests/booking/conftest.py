@@ -4,10 +4,11 @@ look straight into the booking database (where the invariants are checked)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +16,17 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from boxoffice.booking.models import Booking, BookingSeat
 from boxoffice.core.app import ServiceContext
-from tests.conftest import bearer
+from boxoffice.core.events import Event, InboxEvent, OutboxEvent
+from boxoffice.core.events.envelope import to_json_payload
+from boxoffice.core.settings import Settings
+from tests.conftest import bearer, running_system
 
 BOOK = "/api/bookings/book"
 HOLD = "/api/bookings/seats/hold"
 RELEASE = "/api/bookings/seats/release"
+BOOKING_SYSTEM = ("movie", "booking")
 
 
 @dataclass
@@ -64,21 +70,37 @@ def booking_ctx(api: httpx.AsyncClient) -> ServiceContext:
     return ctx
 
 
-async def query(api: httpx.AsyncClient, sql: str, **params: Any) -> list[Any]:
+async def query(api: httpx.AsyncClient, statement: Any) -> list[Any]:
     """Rows straight from the booking database."""
     async with booking_ctx(api).db.engine.connect() as conn:
-        return list((await conn.execute(sa.text(sql), params)).all())
+        return list((await conn.execute(statement)).all())
 
 
 async def live_sales(api: httpx.AsyncClient, showtime_id: str) -> list[tuple[str, str]]:
     """(seat_id, booking_id) of every live booking seat of a showtime, from the database."""
     rows = await query(
         api,
-        "SELECT seat_id, booking_id FROM booking_seats "
-        "WHERE showtime_id = :s AND status IN ('pending', 'confirmed')",
-        s=uuid.UUID(showtime_id),
+        sa.select(BookingSeat.seat_id, BookingSeat.booking_id).where(
+            BookingSeat.showtime_id == uuid.UUID(showtime_id),
+            BookingSeat.status.in_(["pending", "confirmed"]),
+        ),
     )
-    return [(str(uuid.UUID(str(r[0]))), str(uuid.UUID(str(r[1])))) for r in rows]
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+async def booking_row(api: httpx.AsyncClient, booking_id: str) -> Any:
+    """The booking's row as stored (not as the API presents it)."""
+    async with booking_ctx(api).db.sessionmaker() as session:
+        return await session.get(Booking, uuid.UUID(booking_id))
+
+
+async def seat_rows(api: httpx.AsyncClient, booking_id: str) -> list[str]:
+    """The stored status of each seat of a booking."""
+    rows = await query(
+        api,
+        sa.select(BookingSeat.status).where(BookingSeat.booking_id == uuid.UUID(booking_id)),
+    )
+    return [r[0] for r in rows]
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
@@ -91,6 +113,19 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0)
         if time.monotonic() > deadline:
             raise AssertionError(f"still not true after {timeout}s: {check.__name__}")
         await asyncio.sleep(0.05)
+
+
+async def movie_count_agrees(api: httpx.AsyncClient, show: Show) -> None:
+    """Wait until the movie service's `available_seats` equals the seats the booking database
+    has not sold (it follows the booking events; every event has then been handled, too)."""
+    total = len(show.seats)
+
+    async def agrees() -> bool:
+        sold = len(await live_sales(api, show.id))
+        shown = await api.get(f"/api/movies/showtimes/{show.id}")
+        return bool(shown.json()["available_seats"] == max(0, total - sold))
+
+    await eventually(agrees, timeout=60)
 
 
 @pytest.fixture
@@ -106,13 +141,44 @@ def customer(token_for: Callable[..., str]) -> Callable[[], Customer]:
 
 
 @pytest.fixture
-def make_show(
-    api: httpx.AsyncClient, token_for: Callable[..., str]
-) -> Callable[..., Awaitable[Show]]:
+async def api(
+    backend: str, make_settings: Callable[..., Settings]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Movie and booking only (all booking needs; half the databases to make and drop)."""
+    async with running_system(make_settings(backend), services=BOOKING_SYSTEM) as client:
+        yield client
+
+
+@pytest.fixture
+async def full_api(
+    backend: str, make_settings: Callable[..., Settings]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Every service, for the stories that involve payment."""
+    async with running_system(make_settings(backend)) as client:
+        yield client
+
+
+@pytest.fixture
+def system(
+    backend: str, make_settings: Callable[..., Settings]
+) -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]:
+    """Movie and booking on settings of the test's choosing: `async with system(**s) as api`."""
+
+    def start(
+        services: tuple[str, ...] = BOOKING_SYSTEM, **overrides: Any
+    ) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        return running_system(make_settings(backend, **overrides), services=services)
+
+    return start
+
+
+@pytest.fixture
+def make_show(token_for: Callable[..., str]) -> Callable[..., Awaitable[Show]]:
     """Create a movie, a theater and a showtime through the movie API (as an admin)."""
     admin = bearer(token_for("admin"))
 
     async def make(
+        api: httpx.AsyncClient,
         rows: int = 3,
         seats_per_row: int = 4,
         price: float = 120000,
@@ -165,3 +231,43 @@ def make_show(
         )
 
     return make
+
+
+async def publish(api: httpx.AsyncClient, name: str, **payload: Any) -> Event:
+    """Put an event on the bus as its producer would (e.g. payment.completed)."""
+    event = Event(
+        id=uuid.uuid4(),
+        name=name,
+        source=name.split(".")[0],
+        occurred_at=dt.datetime.now(dt.UTC),
+        correlation_id=None,
+        payload=to_json_payload(payload),
+        aggregate_id=str(payload.get("booking_id")),
+    )
+    await redeliver(api, event)
+    return event
+
+
+async def redeliver(api: httpx.AsyncClient, event: Event) -> None:
+    await api.runtime.bus.publish([event])  # type: ignore[attr-defined]
+
+
+async def handled(api: httpx.AsyncClient, event: Event) -> None:
+    """Wait until booking's consumer has processed the event (its inbox row is there)."""
+
+    async def inbox_has_it() -> bool:
+        statement = sa.select(InboxEvent.event_id).where(InboxEvent.event_id == event.id)
+        return bool(await query(api, statement))
+
+    await eventually(inbox_has_it)
+
+
+async def events_of(api: httpx.AsyncClient, booking_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(name, payload) of the events booking recorded about a booking, in order."""
+    rows = await query(
+        api,
+        sa.select(OutboxEvent.name, OutboxEvent.payload)
+        .where(OutboxEvent.aggregate_id == booking_id)
+        .order_by(OutboxEvent.position),
+    )
+    return [(r[0], r[1]) for r in rows]
