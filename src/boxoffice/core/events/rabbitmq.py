@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -28,26 +27,20 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
 )
-from aio_pika.exceptions import ChannelNotFoundEntity
 from pamqp.commands import Basic
 
 from boxoffice.core.events.bus import BusClosed, DeadLetter, Handle, Outcome, describe_error
 from boxoffice.core.events.envelope import Event, MalformedEvent
+from boxoffice.core.events.rabbitmq_letters import (
+    DELIVERY_LIMIT,
+    PublishNotConfirmed,
+    browse_dead_letters,
+    dead_letter_message,
+    replay_dead_letters,
+)
 from boxoffice.core.settings import SERVICE_NAMES
 
 log = structlog.get_logger("boxoffice.events")
-
-# Deliveries after which the broker itself dead-letters a message (consumer crash loops);
-# a queue argument, so it stays fixed (changing it would make redeclaring the queue fail).
-DELIVERY_LIMIT = 20
-ERROR_HEADER = "x-boxoffice-error"
-ATTEMPTS_HEADER = "x-boxoffice-attempts"
-DEAD_AT_HEADER = "x-boxoffice-dead-at"
-_BROKER_HEADERS = ("x-death", "x-delivery-count", "x-first-death-exchange", "x-first-death-queue")
-
-
-class PublishNotConfirmed(ConnectionError):
-    """The broker did not confirm a published event."""
 
 
 def _message(event: Event, headers: dict[str, Any] | None = None) -> aio_pika.Message:
@@ -278,23 +271,11 @@ class RabbitBus:
         outcome: Outcome,
     ) -> None:
         """Publish to the service's DLX with the error, confirmed, and only then ack."""
-        headers = {k: v for k, v in (message.headers or {}).items() if k not in _BROKER_HEADERS}
-        headers[ERROR_HEADER] = outcome.error or ""
-        headers[ATTEMPTS_HEADER] = outcome.attempts
-        headers[DEAD_AT_HEADER] = dt.datetime.now(dt.UTC).isoformat()
-        copy = aio_pika.Message(
-            message.body,
-            content_type=message.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message.message_id,
-            type=message.type,
-            app_id=message.app_id,
-            correlation_id=message.correlation_id,
-            timestamp=message.timestamp,
-            headers=headers,
-        )
         confirm = await dlx.publish(
-            copy, routing_key=message.routing_key or "", mandatory=False, timeout=self.timeout
+            dead_letter_message(message, outcome),
+            routing_key=message.routing_key or "",
+            mandatory=False,
+            timeout=self.timeout,
         )
         if not isinstance(confirm, Basic.Ack):
             raise PublishNotConfirmed(f"dead letter of {service} not confirmed: {confirm!r}")
@@ -309,66 +290,18 @@ class RabbitBus:
         connection = await self._shared()
         letters: list[DeadLetter] = []
         for name in self._services(service):
-            # Read without removing: fetched unacked, returned when the channel closes.
-            channel = await connection.channel()
-            try:
-                try:
-                    queue = await channel.declare_queue(self.dlq_name(name), passive=True)
-                except ChannelNotFoundEntity:
-                    continue
-                while len(letters) < limit:
-                    message = await queue.get(no_ack=False, fail=False, timeout=self.timeout)
-                    if message is None:
-                        break
-                    letters.append(_dead_letter(name, message))
-            finally:
-                with contextlib.suppress(Exception):
-                    await channel.close()
+            letters += await browse_dead_letters(
+                connection, name, self.dlq_name(name), limit - len(letters), self.timeout
+            )
         return letters
 
     async def replay(self, event_id: uuid.UUID, service: str | None = None) -> int:
         connection = await self._shared()
         replayed = 0
         for name in self._services(service):
-            channel = await connection.channel(publisher_confirms=True)
-            try:
-                try:
-                    queue = await channel.declare_queue(self.dlq_name(name), passive=True)
-                except ChannelNotFoundEntity:
-                    continue
-                while True:
-                    message = await queue.get(no_ack=False, fail=False, timeout=self.timeout)
-                    if message is None:
-                        break
-                    if message.message_id != str(event_id):
-                        continue  # returned to the dead letters when the channel closes
-                    headers = {
-                        k: v
-                        for k, v in (message.headers or {}).items()
-                        if k not in _BROKER_HEADERS and not k.startswith("x-boxoffice-")
-                    }
-                    fresh = aio_pika.Message(
-                        message.body,
-                        content_type=message.content_type,
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        message_id=message.message_id,
-                        type=message.type,
-                        app_id=message.app_id,
-                        correlation_id=message.correlation_id,
-                        timestamp=message.timestamp,
-                        headers=headers,
-                    )
-                    # Straight to that service's queue: the other consumers already have it.
-                    confirm = await channel.default_exchange.publish(
-                        fresh, routing_key=self.queue_name(name), timeout=self.timeout
-                    )
-                    if not isinstance(confirm, Basic.Ack):
-                        raise PublishNotConfirmed(f"replay to {name} not confirmed")
-                    await message.ack()
-                    replayed += 1
-            finally:
-                with contextlib.suppress(Exception):
-                    await channel.close()
+            replayed += await replay_dead_letters(
+                connection, event_id, self.dlq_name(name), self.queue_name(name), self.timeout
+            )
         return replayed
 
     async def delete_topology(self) -> None:
@@ -396,33 +329,3 @@ class RabbitBus:
             with contextlib.suppress(Exception):
                 await self._connection.close()
             self._connection = None
-
-
-def _dead_letter(service: str, message: AbstractIncomingMessage) -> DeadLetter:
-    headers = message.headers or {}
-    try:
-        event: Event | None = Event.from_json(message.body)
-    except MalformedEvent:
-        event = None
-    error = headers.get(ERROR_HEADER)
-    if error is None:  # dead-lettered by the broker itself (delivery limit)
-        deaths = headers.get("x-death")
-        first = deaths[0] if isinstance(deaths, list) and deaths else None
-        reason = first.get("reason") if isinstance(first, dict) else None
-        error = f"dead-lettered by the broker ({reason!s})"
-    dead_at = headers.get(DEAD_AT_HEADER)
-    with contextlib.suppress(TypeError, ValueError):
-        dead_at = dt.datetime.fromisoformat(str(dead_at)) if dead_at else None
-    attempts = headers.get(ATTEMPTS_HEADER)
-    return DeadLetter(
-        service=service,
-        event_id=event.id if event else None,
-        name=event.name if event else (message.type or "?"),
-        source=event.source if event else (message.app_id or "?"),
-        occurred_at=event.occurred_at if event else None,
-        attempts=int(attempts) if isinstance(attempts, int) else DELIVERY_LIMIT,
-        error=str(error),
-        dead_at=dead_at if isinstance(dead_at, dt.datetime) else None,
-        correlation_id=event.correlation_id if event else None,
-        payload=event.payload if event else None,
-    )
