@@ -13,7 +13,7 @@ import random
 
 import sqlalchemy as sa
 
-from boxoffice.booking.service import guards_of
+from boxoffice.booking.seats import guards_of
 from boxoffice.core.holds import MemorySeatHolds
 from tests.booking.conftest import BOOK, booking_ctx, live_sales, movie_count_agrees
 from tests.conftest import delete_redis_prefix

@@ -27,6 +27,7 @@ from boxoffice.booking.schemas import (
     SeatStatusOut,
     SuggestedSeat,
 )
+from boxoffice.booking.seats import SeatService
 from boxoffice.booking.service import BookingService
 from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import CurrentUser, OptionalUser, StaffUser
@@ -45,11 +46,16 @@ def _service(session: DbSession, ctx: Context) -> BookingService:
     return BookingService(session, ctx)
 
 
+def _seats(session: DbSession, ctx: Context) -> SeatService:
+    return SeatService(session, ctx)
+
+
 def _lifecycle(session: DbSession, ctx: Context) -> Lifecycle:
     return Lifecycle(session, ctx)
 
 
 Service = Annotated[BookingService, Depends(_service)]
+Seats = Annotated[SeatService, Depends(_seats)]
 Lifecycles = Annotated[Lifecycle, Depends(_lifecycle)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
@@ -130,10 +136,10 @@ async def cancel_booking(
     response_model=HoldOut,
     responses=responses(NotAuthenticated, ShowtimeNotFound, SeatsUnavailable, ServiceUnavailable),
 )
-async def hold_seats(body: SeatSelection, user: CurrentUser, service: Service) -> HoldOut:
+async def hold_seats(body: SeatSelection, user: CurrentUser, seats: Seats) -> HoldOut:
     """Hold all the seats for the caller for SEAT_HOLD_TTL_SECONDS, or none (409 names the
     taken ones). Holding again extends the caller's own hold."""
-    return await service.hold(user, body)
+    return await seats.hold(user, body)
 
 
 @router.post(
@@ -141,19 +147,16 @@ async def hold_seats(body: SeatSelection, user: CurrentUser, service: Service) -
     response_model=ReleaseOut,
     responses=responses(NotAuthenticated),
 )
-async def release_seats(body: SeatSelection, user: CurrentUser, service: Service) -> ReleaseOut:
+async def release_seats(body: SeatSelection, user: CurrentUser, seats: Seats) -> ReleaseOut:
     """Release the caller's own holds among the seats."""
-    return await service.release(user, body)
+    return await seats.release(user, body)
 
 
 @router.get("/showtimes/{showtime_id}/seat-status", response_model=SeatStatusOut)
-async def seat_status(
-    showtime_id: uuid.UUID, user: OptionalUser, service: Service
-) -> SeatStatusOut:
+async def seat_status(showtime_id: uuid.UUID, user: OptionalUser, seats: Seats) -> SeatStatusOut:
     """Seats of a showtime that are not free: held, booked, or the caller's own hold
     (docs/contracts.md; the movie service's available-seats reads it)."""
-    seats = await service.seat_status(showtime_id, user)
-    return SeatStatusOut(showtime_id=showtime_id, seats=seats)
+    return SeatStatusOut(showtime_id=showtime_id, seats=await seats.seat_status(showtime_id, user))
 
 
 @router.get(
@@ -164,14 +167,14 @@ async def seat_status(
 async def suggest_seats(
     showtime_id: uuid.UUID,
     user: OptionalUser,
-    service: Service,
+    seats: Seats,
     count: Annotated[int, Query(ge=1, le=MAX_SEATS_IN_REQUEST)] = 2,
 ) -> BestSeatsOut:
     """The best `count` adjacent free seats (middle rows, centre first); empty if none."""
-    seats = await service.best_seats(showtime_id, count, user)
+    best = await seats.best_seats(showtime_id, count, user)
     return BestSeatsOut(
         showtime_id=showtime_id,
         count=count,
-        seat_ids=[s.id for s in seats],
-        seats=[SuggestedSeat.model_validate(s.model_dump()) for s in seats],
+        seat_ids=[s.id for s in best],
+        seats=[SuggestedSeat.model_validate(s.model_dump()) for s in best],
     )
