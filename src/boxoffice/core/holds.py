@@ -232,7 +232,7 @@ class RedisSeatHolds:
         if not seat_ids:
             return HoldResult(ok=True)
         keys = self._keys(showtime_id, seat_ids, owner)
-        args = [owner, int(ttl_seconds * 1000), limit, *seat_ids]
+        args: list[str | int] = [owner, int(ttl_seconds * 1000), limit, *seat_ids]
         try:
             reply = await self._hold(keys=keys, args=args)
         except (RedisError, OSError) as exc:
@@ -259,7 +259,7 @@ class RedisSeatHolds:
     async def holders(self, showtime_id: str) -> dict[str, str]:
         try:
             indexed = await self._redis.zrange(self._index_key(showtime_id), 0, -1)
-            seats = [_text(s) for s in indexed]
+            seats = [_text(s) for s in indexed if isinstance(s, bytes | str)]
             if not seats:
                 return {}
             owners = await self._redis.mget([self._seat_key(showtime_id, s) for s in seats])
