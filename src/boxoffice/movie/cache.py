@@ -1,0 +1,85 @@
+"""The catalog cache: JSON answers of catalog reads, under versioned namespaces.
+
+Every key carries its namespace's current version; a write bumps the version (after its
+transaction commits), so the next read misses and sees the change at once, while the old
+entries simply age out (the TTL is only a backstop). A cache that is down never fails a read:
+it is skipped and the database answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import structlog
+
+from boxoffice.core.kv import Cache
+from boxoffice.core.observability import CACHE_HITS, CACHE_MISSES
+
+log = structlog.get_logger("boxoffice.movie.cache")
+
+# Movies; theaters with their seats; showtimes (which also show movie titles and theater names).
+Namespace = Literal["movies", "theaters", "showtimes"]
+TTL_SECONDS = 60
+SERVICE = "movie"
+
+
+class CatalogCache:
+    """Read-through cache of serialized catalog answers."""
+
+    def __init__(self, cache: Cache, ttl_seconds: int = TTL_SECONDS) -> None:
+        self._cache = cache
+        self._ttl = ttl_seconds
+
+    @staticmethod
+    def _version_key(namespace: Namespace) -> str:
+        return f"movie:{namespace}:version"
+
+    async def read(
+        self, namespace: Namespace, kind: str, key: str, load: Callable[[], Awaitable[str]]
+    ) -> str:
+        """The cached JSON for (kind, key), or `load()`'s answer, stored for the next reader."""
+        try:
+            version = await self._cache.get(self._version_key(namespace)) or "0"
+            entry = f"movie:{namespace}:v{version}:{kind}:{key}"
+            cached = await self._cache.get(entry)
+        except Exception as exc:
+            log.warning("cache_unavailable", error=repr(exc))
+            CACHE_MISSES.labels(SERVICE, kind).inc()
+            return await load()
+        if cached is not None:
+            CACHE_HITS.labels(SERVICE, kind).inc()
+            return cached
+        CACHE_MISSES.labels(SERVICE, kind).inc()
+        value = await load()
+        try:
+            await self._cache.set(entry, value, self._ttl)
+        except Exception as exc:
+            log.warning("cache_unavailable", error=repr(exc))
+        return value
+
+    async def invalidate(self, *namespaces: Namespace) -> None:
+        """Move the namespaces to a new version: every entry cached before is unreachable."""
+        for namespace in namespaces:
+            try:
+                await self._cache.incr(self._version_key(namespace))
+            except Exception as exc:
+                # Nothing can be cached while the cache is down; what it held before ages out
+                # within the TTL.
+                log.warning("cache_invalidation_failed", namespace=namespace, error=repr(exc))
+
+
+class PendingInvalidations:
+    """Namespaces a request changed; invalidated once its transaction has committed."""
+
+    def __init__(self, catalog: CatalogCache) -> None:
+        self._catalog = catalog
+        self._namespaces: set[Namespace] = set()
+
+    def add(self, *namespaces: Namespace) -> None:
+        self._namespaces.update(namespaces)
+
+    async def flush(self) -> None:
+        if self._namespaces:
+            await self._catalog.invalidate(*sorted(self._namespaces))
+            self._namespaces.clear()

@@ -1,0 +1,39 @@
+"""What can go wrong in the movie service, named as facts."""
+
+from boxoffice.core.errors import Conflict, NotFound, ServiceUnavailable
+
+
+class MovieNotFound(NotFound):
+    """No movie has this id."""
+
+    default_detail = "Movie not found"
+
+
+class TheaterNotFound(NotFound):
+    """No theater has this id."""
+
+    default_detail = "Theater not found"
+
+
+class ShowtimeNotFound(NotFound):
+    """No showtime has this id."""
+
+    default_detail = "Showtime not found"
+
+
+class MovieNotShowing(Conflict):
+    """The movie is deactivated, so no new showtimes can be scheduled for it."""
+
+    default_detail = "Movie is not showing"
+
+
+class ShowtimeOverlaps(Conflict):
+    """Another showtime in the same theater runs at that time."""
+
+    default_detail = "Another showtime in this theater overlaps that time"
+
+
+class SeatStatusUnavailable(ServiceUnavailable):
+    """The booking service could not say which seats are taken."""
+
+    default_detail = "Seat availability is unavailable right now"

@@ -1,0 +1,62 @@
+"""The events the movie service consumes: booking facts that change a showtime's free seats."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.app import ServiceContext
+from boxoffice.core.events import EventHandlers, IncomingEvent
+from boxoffice.movie.availability import BookingSeats, apply_booking
+from boxoffice.movie.cache import CatalogCache
+
+handlers = EventHandlers("movie")
+
+# Invalidation tasks in flight (the loop keeps only weak references to tasks).
+_invalidations: set[asyncio.Task[None]] = set()
+
+
+def invalidate_showtimes_after_commit(session: AsyncSession, ctx: ServiceContext) -> None:
+    """Drop cached showtimes once this transaction has committed: before it, a reader could
+    cache the old count again under the new version."""
+    catalog = CatalogCache(ctx.runtime.cache)
+
+    def after_commit(_: object) -> None:
+        task = asyncio.get_running_loop().create_task(catalog.invalidate("showtimes"))
+        _invalidations.add(task)
+        task.add_done_callback(_invalidations.discard)
+
+    sa_event.listen(session.sync_session, "after_commit", after_commit, once=True)
+
+
+async def _apply(
+    event: IncomingEvent, session: AsyncSession, ctx: ServiceContext, *, holds: bool
+) -> None:
+    if await apply_booking(session, BookingSeats.from_payload(event.payload), holds=holds):
+        invalidate_showtimes_after_commit(session, ctx)
+
+
+@handlers.on("booking.created")
+async def on_booking_created(
+    event: IncomingEvent, session: AsyncSession, ctx: ServiceContext
+) -> None:
+    """A booking took seats: fewer are available."""
+    await _apply(event, session, ctx, holds=True)
+
+
+@handlers.on("booking.cancelled")
+async def on_booking_cancelled(
+    event: IncomingEvent, session: AsyncSession, ctx: ServiceContext
+) -> None:
+    """A booking gave its seats back."""
+    await _apply(event, session, ctx, holds=False)
+
+
+@handlers.on("booking.expired")
+async def on_booking_expired(
+    event: IncomingEvent, session: AsyncSession, ctx: ServiceContext
+) -> None:
+    """An unpaid booking ran out of time: its seats are free again."""
+    await _apply(event, session, ctx, holds=False)

@@ -1,0 +1,212 @@
+"""Every query of the movie service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.movie.models import Base, Movie, Seat, Showtime, ShowtimeBooking, Theater
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimeRow:
+    """A showtime with the names a listing shows beside it."""
+
+    showtime: Showtime
+    movie_title: str
+    theater_name: str
+    city: str
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """When a showtime starts and how long its movie runs (for the overlap rule)."""
+
+    id: uuid.UUID
+    show_date: dt.date
+    show_time: dt.time
+    duration_minutes: int
+
+
+def _same_text(column: Any, value: str) -> Any:
+    return sa.func.lower(column) == value.lower()
+
+
+# Movies
+
+
+async def list_active_movies(
+    session: AsyncSession, *, q: str | None, genre: str | None, language: str | None, page: Page
+) -> Sequence[Movie]:
+    query = sa.select(Movie).where(Movie.is_active.is_(True))
+    if q:
+        query = query.where(
+            sa.or_(
+                Movie.title.icontains(q, autoescape=True),
+                Movie.description.icontains(q, autoescape=True),
+                Movie.director.icontains(q, autoescape=True),
+            )
+        )
+    if genre:
+        query = query.where(_same_text(Movie.genre, genre))
+    if language:
+        query = query.where(_same_text(Movie.language, language))
+    query = query.order_by(Movie.title, Movie.id).limit(page.limit).offset(page.offset)
+    return (await session.scalars(query)).all()
+
+
+async def get_movie(session: AsyncSession, movie_id: uuid.UUID) -> Movie | None:
+    return await session.get(Movie, movie_id)
+
+
+# Theaters and seats
+
+
+async def list_theaters(
+    session: AsyncSession, *, city: str | None, page: Page
+) -> Sequence[Theater]:
+    query = sa.select(Theater)
+    if city:
+        query = query.where(_same_text(Theater.city, city))
+    query = query.order_by(Theater.city, Theater.name, Theater.id)
+    return (await session.scalars(query.limit(page.limit).offset(page.offset))).all()
+
+
+async def get_theater(session: AsyncSession, theater_id: uuid.UUID) -> Theater | None:
+    return await session.get(Theater, theater_id)
+
+
+async def list_seats(session: AsyncSession, theater_id: uuid.UUID) -> Sequence[Seat]:
+    # Rows are one letter (A–Z), so ordering by the letter is ordering by row.
+    query = (
+        sa.select(Seat)
+        .where(Seat.theater_id == theater_id)
+        .order_by(Seat.seat_row, Seat.seat_number)
+    )
+    return (await session.scalars(query)).all()
+
+
+# Showtimes
+
+
+def _showtime_rows() -> sa.Select[Any]:
+    return (
+        sa.select(Showtime, Movie.title, Theater.name, Theater.city)
+        .join(Movie, Movie.id == Showtime.movie_id)
+        .join(Theater, Theater.id == Showtime.theater_id)
+    )
+
+
+async def list_showtimes(
+    session: AsyncSession,
+    *,
+    movie_id: uuid.UUID | None,
+    theater_id: uuid.UUID | None,
+    show_date: dt.date | None,
+    city: str | None,
+    page: Page,
+) -> list[ShowtimeRow]:
+    query = _showtime_rows().where(Movie.is_active.is_(True))
+    if movie_id:
+        query = query.where(Showtime.movie_id == movie_id)
+    if theater_id:
+        query = query.where(Showtime.theater_id == theater_id)
+    if show_date:
+        query = query.where(Showtime.show_date == show_date)
+    if city:
+        query = query.where(_same_text(Theater.city, city))
+    query = query.order_by(Showtime.show_date, Showtime.show_time, Theater.name, Showtime.id)
+    result = await session.execute(query.limit(page.limit).offset(page.offset))
+    return [ShowtimeRow(*row) for row in result.all()]
+
+
+async def get_showtime_row(session: AsyncSession, showtime_id: uuid.UUID) -> ShowtimeRow | None:
+    row = (await session.execute(_showtime_rows().where(Showtime.id == showtime_id))).first()
+    return ShowtimeRow(*row) if row else None
+
+
+async def lock_theater_schedule(session: AsyncSession, theater_id: uuid.UUID) -> None:
+    """Serialize schedule changes of one theater until the transaction ends.
+
+    A no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite (whose
+    driver starts the transaction at the first write), so two overlapping showtimes
+    scheduled at once cannot both pass the overlap check.
+    """
+    await session.execute(
+        sa.update(Theater).where(Theater.id == theater_id).values(rows=Theater.rows)
+    )
+
+
+async def screenings_between(
+    session: AsyncSession, theater_id: uuid.UUID, first: dt.date, last: dt.date
+) -> list[Screening]:
+    query = (
+        sa.select(Showtime.id, Showtime.show_date, Showtime.show_time, Movie.duration_minutes)
+        .join(Movie, Movie.id == Showtime.movie_id)
+        .where(Showtime.theater_id == theater_id, Showtime.show_date.between(first, last))
+    )
+    return [Screening(*row) for row in (await session.execute(query)).all()]
+
+
+# The booking ledger behind available_seats
+
+
+async def lock_showtime(session: AsyncSession, showtime_id: uuid.UUID) -> None:
+    """Serialize seat-count changes of one showtime (see lock_theater_schedule)."""
+    await session.execute(
+        sa.update(Showtime)
+        .where(Showtime.id == showtime_id)
+        .values(total_seats=Showtime.total_seats)
+    )
+
+
+async def get_ledger_entry(session: AsyncSession, booking_id: uuid.UUID) -> ShowtimeBooking | None:
+    return await session.get(ShowtimeBooking, booking_id)
+
+
+async def recount_available_seats(session: AsyncSession, showtime_id: uuid.UUID) -> None:
+    taken = (
+        sa.select(sa.func.coalesce(sa.func.sum(ShowtimeBooking.seats), 0))
+        .where(ShowtimeBooking.showtime_id == showtime_id, ShowtimeBooking.released.is_(False))
+        .scalar_subquery()
+    )
+    free = Showtime.total_seats - taken
+    await session.execute(
+        sa.update(Showtime)
+        .where(Showtime.id == showtime_id)
+        .values(available_seats=sa.case((free < 0, 0), else_=free))
+    )
+
+
+# Demo catalog
+
+
+async def insert_missing(
+    session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]
+) -> None:
+    """Insert the rows whose keys are not taken yet.
+
+    ON CONFLICT DO NOTHING lets two processes load the same rows at once without either failing.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(insert(model.__table__).on_conflict_do_nothing(), rows)
+
+
+async def count(session: AsyncSession, model: type[Base]) -> int:
+    return int(await session.scalar(sa.select(sa.func.count()).select_from(model)) or 0)

@@ -1,0 +1,251 @@
+"""Movie service routes (design 4.2): the catalog, theater layouts, showtimes and seat maps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import AfterValidator
+
+from boxoffice.core.app import Context, DbSession
+from boxoffice.core.auth import AdminUser, OptionalUser
+from boxoffice.core.errors import NotAuthenticated, PermissionDenied, responses
+from boxoffice.movie import seatmap
+from boxoffice.movie.cache import CatalogCache, PendingInvalidations
+from boxoffice.movie.errors import (
+    MovieNotFound,
+    SeatStatusUnavailable,
+    ShowtimeNotFound,
+    ShowtimeOverlaps,
+    TheaterNotFound,
+)
+from boxoffice.movie.repository import Page
+from boxoffice.movie.schemas import (
+    AvailableSeats,
+    MovieCreate,
+    MovieOut,
+    MovieUpdate,
+    SeatOut,
+    ShowtimeCreate,
+    ShowtimeOut,
+    TheaterCreate,
+    TheaterOut,
+    storable,
+)
+from boxoffice.movie.service import MovieCatalog, ShowtimeFilters
+
+router = APIRouter()
+
+ADMIN_ERRORS = (NotAuthenticated, PermissionDenied)
+SearchText = Annotated[str, AfterValidator(storable)]
+
+
+async def _pending_invalidations(ctx: Context) -> AsyncIterator[PendingInvalidations]:
+    pending = PendingInvalidations(CatalogCache(ctx.runtime.cache))
+    yield pending
+    # Reached only when the request succeeded, and after the request's session committed
+    # (it was entered later, so it exits first): a reader can no longer load the old rows
+    # into the new cache version.
+    await pending.flush()
+
+
+def _catalog(
+    pending: Annotated[PendingInvalidations, Depends(_pending_invalidations, scope="function")],
+    session: DbSession,
+    ctx: Context,
+) -> MovieCatalog:
+    return MovieCatalog(session, CatalogCache(ctx.runtime.cache), pending)
+
+
+Catalog = Annotated[MovieCatalog, Depends(_catalog)]
+
+
+def _page(
+    limit: Annotated[int, Query(ge=1, le=200, description="At most this many items")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many items")] = 0,
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+Paging = Annotated[Page, Depends(_page)]
+
+
+def _json(body: str) -> Response:
+    return Response(content=body, media_type="application/json")
+
+
+# Movies
+
+
+@router.get("/movies", response_model=list[MovieOut], responses=responses(), tags=["movies"])
+async def list_movies(
+    catalog: Catalog,
+    page: Paging,
+    q: Annotated[
+        SearchText | None,
+        Query(max_length=100, description="Words in the title, description or director"),
+    ] = None,
+    genre: Annotated[SearchText | None, Query(max_length=100)] = None,
+    language: Annotated[SearchText | None, Query(max_length=50)] = None,
+) -> Response:
+    """Movies now showing, filtered (case-insensitively) and paged."""
+    return _json(await catalog.movies(q=q, genre=genre, language=language, page=page))
+
+
+@router.get(
+    "/movies/{movie_id}",
+    response_model=MovieOut,
+    responses=responses(MovieNotFound),
+    tags=["movies"],
+)
+async def get_movie(movie_id: uuid.UUID, catalog: Catalog) -> Response:
+    """One movie, also when it is no longer showing (bookings still refer to it)."""
+    return _json(await catalog.movie(movie_id))
+
+
+@router.post(
+    "/movies",
+    response_model=MovieOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(*ADMIN_ERRORS),
+    tags=["movies"],
+)
+async def create_movie(body: MovieCreate, catalog: Catalog, _: AdminUser) -> MovieOut:
+    """Add a movie to the catalog (admin)."""
+    return await catalog.create_movie(body)
+
+
+@router.put(
+    "/movies/{movie_id}",
+    response_model=MovieOut,
+    responses=responses(*ADMIN_ERRORS, MovieNotFound),
+    tags=["movies"],
+)
+async def update_movie(
+    movie_id: uuid.UUID, body: MovieUpdate, catalog: Catalog, _: AdminUser
+) -> MovieOut:
+    """Change a movie's details (admin); fields left out stay as they are."""
+    return await catalog.update_movie(movie_id, body)
+
+
+@router.delete(
+    "/movies/{movie_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=responses(*ADMIN_ERRORS, MovieNotFound),
+    tags=["movies"],
+)
+async def deactivate_movie(movie_id: uuid.UUID, catalog: Catalog, _: AdminUser) -> Response:
+    """Take a movie off the listings (admin); it is kept for the bookings that refer to it."""
+    await catalog.deactivate_movie(movie_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# Theaters and seats
+
+
+@router.get("/theaters", response_model=list[TheaterOut], responses=responses(), tags=["theaters"])
+async def list_theaters(
+    catalog: Catalog,
+    page: Paging,
+    city: Annotated[SearchText | None, Query(max_length=100)] = None,
+) -> Response:
+    """Theaters, optionally of one city."""
+    return _json(await catalog.theaters(city=city, page=page))
+
+
+@router.get(
+    "/theaters/{theater_id}",
+    response_model=TheaterOut,
+    responses=responses(TheaterNotFound),
+    tags=["theaters"],
+)
+async def get_theater(theater_id: uuid.UUID, catalog: Catalog) -> Response:
+    """One theater and its layout."""
+    return _json(await catalog.theater(theater_id))
+
+
+@router.post(
+    "/theaters",
+    response_model=TheaterOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(*ADMIN_ERRORS),
+    tags=["theaters"],
+)
+async def create_theater(body: TheaterCreate, catalog: Catalog, _: AdminUser) -> TheaterOut:
+    """Add a theater and create its seats from the layout (admin)."""
+    return await catalog.create_theater(body)
+
+
+@router.get(
+    "/seats/{theater_id}",
+    response_model=list[SeatOut],
+    responses=responses(TheaterNotFound),
+    tags=["theaters"],
+)
+async def list_seats(theater_id: uuid.UUID, catalog: Catalog) -> Response:
+    """Every seat of a theater, by row then number."""
+    return _json(await catalog.seats(theater_id))
+
+
+# Showtimes
+
+
+@router.get(
+    "/showtimes", response_model=list[ShowtimeOut], responses=responses(), tags=["showtimes"]
+)
+async def list_showtimes(
+    catalog: Catalog,
+    page: Paging,
+    movie_id: uuid.UUID | None = None,
+    theater_id: uuid.UUID | None = None,
+    show_date: Annotated[dt.date | None, Query(alias="date")] = None,
+    city: Annotated[SearchText | None, Query(max_length=100)] = None,
+) -> Response:
+    """Showtimes of movies now showing, by date and time."""
+    filters = ShowtimeFilters(
+        movie_id=movie_id, theater_id=theater_id, show_date=show_date, city=city
+    )
+    return _json(await catalog.showtimes(filters, page))
+
+
+@router.get(
+    "/showtimes/{showtime_id}",
+    response_model=ShowtimeOut,
+    responses=responses(ShowtimeNotFound),
+    tags=["showtimes"],
+)
+async def get_showtime(showtime_id: uuid.UUID, catalog: Catalog) -> Response:
+    """One showtime with its movie title, theater and city."""
+    return _json(await catalog.showtime(showtime_id))
+
+
+@router.post(
+    "/showtimes",
+    response_model=ShowtimeOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(*ADMIN_ERRORS, MovieNotFound, ShowtimeOverlaps),
+    tags=["showtimes"],
+)
+async def create_showtime(body: ShowtimeCreate, catalog: Catalog, _: AdminUser) -> ShowtimeOut:
+    """Schedule a showtime (admin); its capacity is the theater's. Refused (409) when the movie
+    is not showing or another showtime runs in the theater at that time."""
+    return await catalog.create_showtime(body)
+
+
+@router.get(
+    "/showtimes/{showtime_id}/available-seats",
+    response_model=AvailableSeats,
+    responses=responses(ShowtimeNotFound, NotAuthenticated, SeatStatusUnavailable),
+    tags=["showtimes"],
+)
+async def available_seats(
+    showtime_id: uuid.UUID, catalog: Catalog, ctx: Context, user: OptionalUser
+) -> AvailableSeats:
+    """Every seat with its live status: available, held, booked, or mine (with a token)."""
+    booking = ctx.runtime.client("movie", "booking")
+    authorization = f"Bearer {user.token}" if user else None
+    return await seatmap.available_seats(catalog, booking, showtime_id, authorization)

@@ -1,0 +1,279 @@
+"""The catalog's rules: what is listed, how theaters are laid out, when showtimes may run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.movie import repository as repo
+from boxoffice.movie.cache import CatalogCache, PendingInvalidations
+from boxoffice.movie.errors import (
+    MovieNotFound,
+    MovieNotShowing,
+    ShowtimeNotFound,
+    ShowtimeOverlaps,
+    TheaterNotFound,
+)
+from boxoffice.movie.models import Movie, Seat, Showtime, Theater
+from boxoffice.movie.repository import Page, ShowtimeRow
+from boxoffice.movie.schemas import (
+    ROW_LETTERS,
+    MovieCreate,
+    MovieOut,
+    MovieUpdate,
+    SeatOut,
+    ShowtimeCreate,
+    ShowtimeOut,
+    TheaterCreate,
+    TheaterOut,
+)
+
+_MOVIES = TypeAdapter(list[MovieOut])
+_THEATERS = TypeAdapter(list[TheaterOut])
+_SEATS = TypeAdapter(list[SeatOut])
+_SHOWTIMES = TypeAdapter(list[ShowtimeOut])
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimeFilters:
+    movie_id: uuid.UUID | None = None
+    theater_id: uuid.UUID | None = None
+    show_date: dt.date | None = None
+    city: str | None = None
+
+
+def _key(*parts: object) -> str:
+    """A cache key for a query: its parameters, text ones case-folded like the query treats them."""
+    return json.dumps([p.casefold() if isinstance(p, str) else str(p) for p in parts])
+
+
+def showtime_out(row: ShowtimeRow) -> ShowtimeOut:
+    s = row.showtime
+    return ShowtimeOut(
+        id=s.id,
+        movie_id=s.movie_id,
+        theater_id=s.theater_id,
+        show_date=s.show_date,
+        show_time=s.show_time,
+        price=s.price,
+        total_seats=s.total_seats,
+        available_seats=s.available_seats,
+        enforce_seat_rules=s.enforce_seat_rules,
+        movie_title=row.movie_title,
+        theater_name=row.theater_name,
+        city=row.city,
+    )
+
+
+def layout_seats(theater: Theater) -> list[Seat]:
+    """The seats of a theater's layout: rows A.., numbers from 1, VIP rows and aisles marked.
+
+    Seat ids derive from the theater's id and the seat's label, so re-creating a layout (the
+    demo catalog at every start) names the same seats.
+    """
+    seats = []
+    for row in ROW_LETTERS[: theater.rows]:
+        for number in range(1, theater.seats_per_row + 1):
+            seats.append(
+                Seat(
+                    id=uuid.uuid5(theater.id, f"{row}{number}"),
+                    theater_id=theater.id,
+                    seat_row=row,
+                    seat_number=number,
+                    seat_type="vip" if row in theater.vip_rows else "standard",
+                    aisle_after=number in theater.aisles_after,
+                )
+            )
+    return seats
+
+
+def overlapping(
+    start: dt.datetime, minutes: int, others: Iterable[repo.Screening]
+) -> repo.Screening | None:
+    """The first screening that runs during [start, start + minutes), if any."""
+    end = start + dt.timedelta(minutes=minutes)
+    for other in others:
+        other_start = dt.datetime.combine(other.show_date, other.show_time)
+        other_end = other_start + dt.timedelta(minutes=other.duration_minutes)
+        if other_start < end and start < other_end:
+            return other
+    return None
+
+
+class MovieCatalog:
+    """Catalog reads (cached, answered as JSON) and admin writes of one request."""
+
+    def __init__(
+        self, session: AsyncSession, cache: CatalogCache, pending: PendingInvalidations
+    ) -> None:
+        self.session = session
+        self.cache = cache
+        self.pending = pending
+
+    # Reads: each answer is the JSON a route returns, cached until the next write.
+
+    async def movies(
+        self, *, q: str | None, genre: str | None, language: str | None, page: Page
+    ) -> str:
+        async def load() -> str:
+            found = await repo.list_active_movies(
+                self.session, q=q, genre=genre, language=language, page=page
+            )
+            return _MOVIES.dump_json([MovieOut.model_validate(m) for m in found]).decode()
+
+        key = _key(q, genre, language, page.limit, page.offset)
+        return await self.cache.read("movies", "movie_list", key, load)
+
+    async def movie(self, movie_id: uuid.UUID) -> str:
+        async def load() -> str:
+            return MovieOut.model_validate(await self._movie(movie_id)).model_dump_json()
+
+        return await self.cache.read("movies", "movie", str(movie_id), load)
+
+    async def theaters(self, *, city: str | None, page: Page) -> str:
+        async def load() -> str:
+            found = await repo.list_theaters(self.session, city=city, page=page)
+            return _THEATERS.dump_json([TheaterOut.model_validate(t) for t in found]).decode()
+
+        key = _key(city, page.limit, page.offset)
+        return await self.cache.read("theaters", "theater_list", key, load)
+
+    async def theater(self, theater_id: uuid.UUID) -> str:
+        async def load() -> str:
+            return TheaterOut.model_validate(await self._theater(theater_id)).model_dump_json()
+
+        return await self.cache.read("theaters", "theater", str(theater_id), load)
+
+    async def seats(self, theater_id: uuid.UUID) -> str:
+        async def load() -> str:
+            await self._theater(theater_id)
+            found = await repo.list_seats(self.session, theater_id)
+            return _SEATS.dump_json([SeatOut.model_validate(s) for s in found]).decode()
+
+        return await self.cache.read("theaters", "seats", str(theater_id), load)
+
+    async def showtimes(self, filters: ShowtimeFilters, page: Page) -> str:
+        async def load() -> str:
+            rows = await repo.list_showtimes(
+                self.session,
+                movie_id=filters.movie_id,
+                theater_id=filters.theater_id,
+                show_date=filters.show_date,
+                city=filters.city,
+                page=page,
+            )
+            return _SHOWTIMES.dump_json([showtime_out(r) for r in rows]).decode()
+
+        key = _key(
+            filters.movie_id,
+            filters.theater_id,
+            filters.show_date,
+            filters.city,
+            page.limit,
+            page.offset,
+        )
+        return await self.cache.read("showtimes", "showtime_list", key, load)
+
+    async def showtime(self, showtime_id: uuid.UUID) -> str:
+        async def load() -> str:
+            row = await repo.get_showtime_row(self.session, showtime_id)
+            if row is None:
+                raise ShowtimeNotFound()
+            return showtime_out(row).model_dump_json()
+
+        return await self.cache.read("showtimes", "showtime", str(showtime_id), load)
+
+    # Writes (admin). The request's session commits; the cache is invalidated after that.
+
+    async def create_movie(self, data: MovieCreate) -> MovieOut:
+        movie = Movie(**data.model_dump())
+        self.session.add(movie)
+        await self.session.flush()
+        self.pending.add("movies")
+        return MovieOut.model_validate(movie)
+
+    async def update_movie(self, movie_id: uuid.UUID, changes: MovieUpdate) -> MovieOut:
+        movie = await self._movie(movie_id)
+        for name, value in changes.model_dump(exclude_unset=True).items():
+            setattr(movie, name, value)
+        await self.session.flush()
+        # Showtime listings carry the title and hide the showtimes of inactive movies.
+        self.pending.add("movies", "showtimes")
+        return MovieOut.model_validate(movie)
+
+    async def deactivate_movie(self, movie_id: uuid.UUID) -> None:
+        movie = await self._movie(movie_id)
+        movie.is_active = False
+        await self.session.flush()
+        self.pending.add("movies", "showtimes")
+
+    async def create_theater(self, data: TheaterCreate) -> TheaterOut:
+        theater = Theater(
+            id=uuid.uuid4(),
+            name=data.name,
+            location=data.location,
+            city=data.city,
+            rows=data.rows,
+            seats_per_row=data.seats_per_row,
+            vip_rows=data.vip_rows,
+            aisles_after=data.aisles_after,
+            total_seats=data.rows * data.seats_per_row,
+        )
+        self.session.add(theater)
+        await self.session.flush()
+        self.session.add_all(layout_seats(theater))
+        await self.session.flush()
+        self.pending.add("theaters")
+        return TheaterOut.model_validate(theater)
+
+    async def create_showtime(self, data: ShowtimeCreate) -> ShowtimeOut:
+        movie = await self._movie(data.movie_id)
+        if not movie.is_active:
+            raise MovieNotShowing(f"Movie '{movie.title}' is not showing")
+        theater = await self._theater(data.theater_id)
+        await repo.lock_theater_schedule(self.session, theater.id)
+        # A screening that starts the day before can run past midnight (runtimes are < 24 h).
+        day = dt.timedelta(days=1)
+        others = await repo.screenings_between(
+            self.session, theater.id, data.show_date - day, data.show_date + day
+        )
+        start = dt.datetime.combine(data.show_date, data.show_time)
+        clash = overlapping(start, movie.duration_minutes, others)
+        if clash is not None:
+            raise ShowtimeOverlaps(
+                f"Theater '{theater.name}' already has a showtime on {clash.show_date} at "
+                f"{clash.show_time:%H:%M} that overlaps this one",
+                extra={"conflicting_showtime_id": str(clash.id)},
+            )
+        showtime = Showtime(
+            movie_id=movie.id,
+            theater_id=theater.id,
+            show_date=data.show_date,
+            show_time=data.show_time,
+            price=data.price,
+            total_seats=theater.total_seats,
+            available_seats=theater.total_seats,
+            enforce_seat_rules=data.enforce_seat_rules,
+        )
+        self.session.add(showtime)
+        await self.session.flush()
+        self.pending.add("showtimes")
+        return showtime_out(ShowtimeRow(showtime, movie.title, theater.name, theater.city))
+
+    async def _movie(self, movie_id: uuid.UUID) -> Movie:
+        movie = await repo.get_movie(self.session, movie_id)
+        if movie is None:
+            raise MovieNotFound()
+        return movie
+
+    async def _theater(self, theater_id: uuid.UUID) -> Theater:
+        theater = await repo.get_theater(self.session, theater_id)
+        if theater is None:
+            raise TheaterNotFound()
+        return theater
