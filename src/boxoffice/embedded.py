@@ -179,7 +179,12 @@ def create_embedded_app(
             route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
     web = web_app_factory() if gateway else None
     if web is not None:
-        root.mount("/", web(settings))
+        site = web(settings)
+        gateway_client = getattr(getattr(site, "state", None), "gateway", None)
+        if gateway_client is not None:
+            # The site reaches the API in-process, through this very app (rate limits included).
+            gateway_client.use_transport(httpx.ASGITransport(app=root))
+        root.mount("/", site)
     root.add_middleware(_GatewayAliases)
     if gateway:
         root.add_middleware(_BodySizeLimit)

@@ -110,6 +110,20 @@ class TokenBucket:
             self._buckets.clear()
 
 
+def client_address(scope: Scope) -> str:
+    """Who is asking: the peer, or, when the peer is this machine's own web site calling on a
+    visitor's behalf, the visitor it names first in X-Forwarded-For (as NGINX's real_ip does)."""
+    client = scope.get("client")
+    peer = client[0] if client else "unknown"
+    if peer not in ("127.0.0.1", "::1"):
+        return peer
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-for":
+            first = value.decode("latin-1").split(",")[0].strip()
+            return first or peer
+    return peer
+
+
 class RateLimitMiddleware:
     """429 in the error shape, with Retry-After, for a client past the general or booking limit."""
 
@@ -129,8 +143,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not path.startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        key = client[0] if client else "unknown"
+        key = client_address(scope)
         buckets = [self.general]
         if is_booking_limited(scope.get("method", "GET"), path):
             buckets.append(self.booking)

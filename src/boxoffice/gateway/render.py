@@ -97,6 +97,9 @@ def render(
             for prefix, path in BOOKING_LIMITED_ROUTES
         ],
         web_address=web_address,
+        # The web site calls the API here on behalf of its visitors and names each one in
+        # X-Forwarded-For; only the site's own network is trusted to say so.
+        trusted_proxies=["127.0.0.1"] if local else ["10.0.0.0/8", "172.16.0.0/12"],
         errors=GATEWAY_ERRORS,
     )
 

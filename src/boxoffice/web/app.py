@@ -13,13 +13,32 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from boxoffice.core.observability import ObservabilityMiddleware
+from boxoffice.core.ratelimit import client_address
 from boxoffice.core.settings import Settings
-from boxoffice.web.gateway import Gateway
+from boxoffice.web.gateway import Gateway, visitor_address
 from boxoffice.web.routes import install_page_errors, router
 
 STATIC = Path(__file__).parent / "static"
+
+
+class _RememberVisitor:
+    """Note who the visitor is, so the API calls made for them carry their address."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = visitor_address.set(client_address(scope))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            visitor_address.reset(token)
 
 
 def create_web_app(
@@ -35,12 +54,20 @@ def create_web_app(
         finally:
             await gateway.aclose()
 
-    app = FastAPI(title="boxoffice web", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="boxoffice web", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.gateway = gateway
     app.state.settings = settings
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
+    app.add_middleware(_RememberVisitor)
     app.add_middleware(ObservabilityMiddleware, service="web")
     return app
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """What `boxoffice serve web` and embedded mode build: the site over `settings.gateway_url`
+    (embedded mode then points it at the in-process API with `state.gateway.use_transport`)."""
+    return create_web_app(settings)

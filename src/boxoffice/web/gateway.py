@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
+
+# The visitor this request serves: named to the gateway so rate limits stay per visitor.
+visitor_address: ContextVar[str | None] = ContextVar("visitor_address", default=None)
 
 
 class ApiError(Exception):
@@ -26,10 +30,19 @@ class Gateway:
         """Point at an in-process app (embedded mode wires this after the root app exists)."""
         self._client = httpx.AsyncClient(base_url="http://gateway", transport=transport, timeout=15)
 
-    async def call(self, method: str, path: str, token: str | None = None,
-                   headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """The decoded JSON body of a 2xx answer; ApiError for anything else."""
         sent = dict(headers or {})
+        address = visitor_address.get()
+        if address:
+            sent["X-Forwarded-For"] = address
         if token:
             sent["Authorization"] = f"Bearer {token}"
         try:

@@ -50,8 +50,9 @@ async def visitor(request: Request) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
-async def render(request: Request, name: str, status_code: int = 200, **context: Any
-                 ) -> HTMLResponse:
+async def render(
+    request: Request, name: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     context.setdefault("user", await visitor(request))
     context.setdefault("notice", request.query_params.get("notice"))
     context.setdefault("error", request.query_params.get("error"))

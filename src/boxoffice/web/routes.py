@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from boxoffice.core.errors import error_body
 from boxoffice.web.gateway import ApiError
 from boxoffice.web.pages import (
     TOKEN_COOKIE,
@@ -48,13 +49,31 @@ def install_page_errors(app: FastAPI) -> None:
             response = redirect("/login", next=request.url.path, error="Please log in again.")
             response.delete_cookie(TOKEN_COOKIE)
             return response
-        return await render(request, "error.html", status_code=exc.status_code,
-                            status=exc.status_code, message=exc.detail)
+        return await render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            status=exc.status_code,
+            message=exc.detail,
+        )
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return await render(request, "error.html", status_code=exc.status_code,
-                            status=exc.status_code, message=str(exc.detail))
+        if request.url.path.startswith("/api/"):
+            # An API path no service has: API clients get the design's shape, not a page.
+            body = error_body(
+                exc.status_code,
+                "NotFoundError" if exc.status_code == 404 else "HTTPError",
+                str(exc.detail),
+            )
+            return JSONResponse(body, status_code=exc.status_code)
+        return await render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            status=exc.status_code,
+            message=str(exc.detail),
+        )
 
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(ApiError, on_api_error)
@@ -73,8 +92,9 @@ async def home(request: Request, q: str = "", genre: str = "") -> Response:
 async def movie_page(request: Request, movie_id: uuid.UUID) -> Response:
     api = gateway(request)
     movie = await api.call("GET", f"/api/movies/movies/{movie_id}")
-    showtimes = await api.call("GET", "/api/movies/showtimes",
-                               params={"movie_id": str(movie_id), "limit": 200})
+    showtimes = await api.call(
+        "GET", "/api/movies/showtimes", params={"movie_id": str(movie_id), "limit": 200}
+    )
     by_date: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for show in sorted(showtimes, key=lambda s: (s["show_date"], s["show_time"])):
         by_date[show["show_date"]].append(show)
@@ -85,13 +105,15 @@ async def movie_page(request: Request, movie_id: uuid.UUID) -> Response:
 async def seat_map(request: Request, showtime_id: uuid.UUID) -> Response:
     api = gateway(request)
     show = await api.call("GET", f"/api/movies/showtimes/{showtime_id}")
-    seats = await api.call("GET", f"/api/movies/showtimes/{showtime_id}/available-seats",
-                           token(request))
+    seats = await api.call(
+        "GET", f"/api/movies/showtimes/{showtime_id}/available-seats", token(request)
+    )
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for seat in sorted(seats["seats"], key=lambda s: (s["seat_row"], s["seat_number"])):
         rows[seat["seat_row"]].append(seat)
-    return await render(request, "showtime.html", show=show, rows=dict(rows),
-                        available=seats["available_count"])
+    return await render(
+        request, "showtime.html", show=show, rows=dict(rows), available=seats["available_count"]
+    )
 
 
 @router.post("/showtimes/{showtime_id}/seats/{action}")
@@ -106,7 +128,9 @@ async def hold_or_release(request: Request, showtime_id: uuid.UUID, action: str)
     seat_ids = [str(s) for s in body.get("seat_ids", [])] if isinstance(body, dict) else []
     try:
         result = await gateway(request).call(
-            "POST", f"/api/bookings/seats/{action}", tok,
+            "POST",
+            f"/api/bookings/seats/{action}",
+            tok,
             json={"showtime_id": str(showtime_id), "seat_ids": seat_ids},
         )
     except ApiError as exc:
@@ -115,14 +139,17 @@ async def hold_or_release(request: Request, showtime_id: uuid.UUID, action: str)
 
 
 @router.post("/showtimes/{showtime_id}/book")
-async def book(request: Request, showtime_id: uuid.UUID,
-               seat_ids: Annotated[list[str] | None, Form()] = None) -> Response:
+async def book(
+    request: Request, showtime_id: uuid.UUID, seat_ids: Annotated[list[str] | None, Form()] = None
+) -> Response:
     tok = _require_token(request)
     if not seat_ids:
         return redirect(f"/showtimes/{showtime_id}", error="Pick at least one seat.")
     try:
         booking = await gateway(request).call(
-            "POST", "/api/bookings/book", tok,
+            "POST",
+            "/api/bookings/book",
+            tok,
             json={"showtime_id": str(showtime_id), "seat_ids": seat_ids},
         )
     except ApiError as exc:
@@ -135,8 +162,9 @@ async def book(request: Request, showtime_id: uuid.UUID,
 @router.get("/bookings", response_class=HTMLResponse)
 async def my_bookings(request: Request) -> Response:
     tok = _require_token(request)
-    bookings = await gateway(request).call("GET", "/api/bookings/bookings", tok,
-                                           params={"limit": 200})
+    bookings = await gateway(request).call(
+        "GET", "/api/bookings/bookings", tok, params={"limit": 200}
+    )
     return await render(request, "bookings.html", bookings=bookings)
 
 
@@ -146,24 +174,34 @@ async def ticket(request: Request, booking_id: uuid.UUID) -> Response:
     booking = await gateway(request).call("GET", f"/api/bookings/bookings/{booking_id}", tok)
     qr = qr_data_uri(booking["booking_code"]) if booking["status"] == "confirmed" else None
     # One key per rendered form: a double-submitted form is one payment, never two.
-    return await render(request, "booking.html", booking=booking, qr=qr,
-                        idempotency_key=uuid.uuid4().hex)
+    return await render(
+        request, "booking.html", booking=booking, qr=qr, idempotency_key=uuid.uuid4().hex
+    )
 
 
 @router.post("/bookings/{booking_id}/pay")
-async def pay(request: Request, booking_id: uuid.UUID,
-              idempotency_key: Annotated[str, Form()],
-              payment_method: Annotated[str, Form()] = "credit_card",
-              card: Annotated[str, Form()] = "tok_visa") -> Response:
+async def pay(
+    request: Request,
+    booking_id: uuid.UUID,
+    idempotency_key: Annotated[str, Form()],
+    payment_method: Annotated[str, Form()] = "credit_card",
+    card: Annotated[str, Form()] = "tok_visa",
+) -> Response:
     tok = _require_token(request)
     api = gateway(request)
     booking = await api.call("GET", f"/api/bookings/bookings/{booking_id}", tok)
     try:
         await api.call(
-            "POST", "/api/payments/process", tok,
+            "POST",
+            "/api/payments/process",
+            tok,
             headers={"Idempotency-Key": idempotency_key},
-            json={"booking_id": str(booking_id), "payment_method": payment_method,
-                  "amount": str(booking["total_price"]), "payment_token": card},
+            json={
+                "booking_id": str(booking_id),
+                "payment_method": payment_method,
+                "amount": str(booking["total_price"]),
+                "payment_token": card,
+            },
         )
     except ApiError as exc:
         if exc.status_code == 401:
@@ -194,8 +232,9 @@ async def notifications(request: Request) -> Response:
 @router.post("/notifications/{notification_id}/read")
 async def mark_read(request: Request, notification_id: uuid.UUID) -> Response:
     tok = _require_token(request)
-    await gateway(request).call("POST", f"/api/notifications/notifications/{notification_id}/read",
-                                tok)
+    await gateway(request).call(
+        "POST", f"/api/notifications/notifications/{notification_id}/read", tok
+    )
     return redirect("/notifications")
 
 
@@ -205,21 +244,37 @@ async def login_page(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, username: Annotated[str, Form()],
-                password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
+async def login(
+    request: Request,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
     try:
         result = await gateway(request).call(
             "POST", "/api/auth/token", data={"username": username, "password": password}
         )
     except ApiError as exc:
-        return await render(request, "login.html", status_code=exc.status_code, next=next,
-                            error="Wrong e-mail/username or password."
-                            if exc.status_code in (400, 401) else exc.detail, username=username)
+        return await render(
+            request,
+            "login.html",
+            status_code=exc.status_code,
+            next=next,
+            error="Wrong e-mail/username or password."
+            if exc.status_code in (400, 401)
+            else exc.detail,
+            username=username,
+        )
     # Only local paths: a login link must not bounce the visitor to another site.
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     response = redirect(target)
-    response.set_cookie(TOKEN_COOKIE, result["access_token"], httponly=True, samesite="lax",
-                        max_age=int(result.get("expires_in") or 1800))
+    response.set_cookie(
+        TOKEN_COOKIE,
+        result["access_token"],
+        httponly=True,
+        samesite="lax",
+        max_age=int(result.get("expires_in") or 1800),
+    )
     return response
 
 
@@ -229,22 +284,36 @@ async def register_page(request: Request) -> Response:
 
 
 @router.post("/register")
-async def register(request: Request, email: Annotated[str, Form()],
-                   username: Annotated[str, Form()], password: Annotated[str, Form()],
-                   full_name: Annotated[str, Form()] = "") -> Response:
+async def register(
+    request: Request,
+    email: Annotated[str, Form()],
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    full_name: Annotated[str, Form()] = "",
+) -> Response:
     form = {"email": email, "username": username, "full_name": full_name}
     api = gateway(request)
     try:
-        await api.call("POST", "/api/auth/register",
-                       json={**form, "password": password, "full_name": full_name or None})
-        result = await api.call("POST", "/api/auth/token",
-                                data={"username": email, "password": password})
+        await api.call(
+            "POST",
+            "/api/auth/register",
+            json={**form, "password": password, "full_name": full_name or None},
+        )
+        result = await api.call(
+            "POST", "/api/auth/token", data={"username": email, "password": password}
+        )
     except ApiError as exc:
-        return await render(request, "register.html", status_code=exc.status_code, form=form,
-                            error=exc.detail)
+        return await render(
+            request, "register.html", status_code=exc.status_code, form=form, error=exc.detail
+        )
     response = redirect("/", notice="Welcome to boxoffice!")
-    response.set_cookie(TOKEN_COOKIE, result["access_token"], httponly=True, samesite="lax",
-                        max_age=int(result.get("expires_in") or 1800))
+    response.set_cookie(
+        TOKEN_COOKIE,
+        result["access_token"],
+        httponly=True,
+        samesite="lax",
+        max_age=int(result.get("expires_in") or 1800),
+    )
     return response
 
 
@@ -284,13 +353,16 @@ async def admin_create(request: Request, kind: str) -> Response:
         body = {k: form.get(k) for k in ("name", "location", "city")}
         body["rows"] = int(form.get("rows") or 0)
         body["seats_per_row"] = int(form.get("seats_per_row") or 0)
-        body["vip_rows"] = [r.strip().upper() for r in str(form.get("vip_rows", "")).split(",")
-                            if r.strip()]
-        body["aisles_after"] = [int(n) for n in str(form.get("aisles_after", "")).split(",")
-                                if n.strip().isdigit()]
+        body["vip_rows"] = [
+            r.strip().upper() for r in str(form.get("vip_rows", "")).split(",") if r.strip()
+        ]
+        body["aisles_after"] = [
+            int(n) for n in str(form.get("aisles_after", "")).split(",") if n.strip().isdigit()
+        ]
     elif kind == "showtimes":
-        body = {k: form.get(k) for k in ("movie_id", "theater_id", "show_date", "show_time",
-                                         "price")}
+        body = {
+            k: form.get(k) for k in ("movie_id", "theater_id", "show_date", "show_time", "price")
+        }
     else:
         raise StarletteHTTPException(404, "Nothing to create here.")
     try:
@@ -311,8 +383,12 @@ async def check_in_page(request: Request) -> Response:
 async def check_in(request: Request, booking_code: Annotated[str, Form()]) -> Response:
     tok = _require_token(request)
     try:
-        result = await gateway(request).call("POST", "/api/bookings/bookings/check-in", tok,
-                                             json={"booking_code": booking_code.strip().upper()})
+        result = await gateway(request).call(
+            "POST",
+            "/api/bookings/bookings/check-in",
+            tok,
+            json={"booking_code": booking_code.strip().upper()},
+        )
     except ApiError as exc:
         if exc.status_code == 401:
             raise
@@ -323,5 +399,8 @@ async def check_in(request: Request, booking_code: Annotated[str, Form()]) -> Re
 @router.get("/static/posters/{slug}.svg")
 async def poster(slug: str) -> Response:
     """A drawn poster for catalog entries without an image of their own."""
-    return Response(poster_svg(slug), media_type="image/svg+xml",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    return Response(
+        poster_svg(slug),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
