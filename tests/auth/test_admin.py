@@ -142,6 +142,14 @@ async def test_a_search_for_a_percent_sign_matches_only_a_literal_percent_sign(a
     assert response.json() == []
 
 
+async def test_an_empty_search_lists_everyone(api):
+    token = await admin_token(api)
+    await register(api)
+    response = await api.get("/api/auth/users?q=", headers=bearer(token))
+    assert response.status_code == 200
+    assert len(response.json()) == 2
+
+
 async def test_a_search_holding_a_nul_character_is_a_400(api):
     token = await admin_token(api)
     response = await api.get("/api/auth/users?q=a%00b", headers=bearer(token))

@@ -74,7 +74,14 @@ Password = Annotated[
     AfterValidator(_password),
 ]
 FullName = Annotated[str | None, Field(max_length=255), AfterValidator(_optional_text)]
-SearchText = Annotated[str | None, AfterValidator(_optional_text)]
+
+
+def _search_text(value: str | None) -> str | None:
+    # Kept as sent (not blanked to None): the query's own max_length check runs after this.
+    return None if value is None else _storable(value)
+
+
+SearchText = Annotated[str | None, AfterValidator(_search_text)]
 PhoneNumber = Annotated[
     str | None,
     Field(max_length=20, pattern=r"^\+?[0-9][0-9 ().-]{2,19}$", examples=["+84 912 345 678"]),
