@@ -29,7 +29,11 @@ ensure_venv() {
         note ".venv is up to date with pyproject.toml"
         return 0
     fi
-    note "installing boxoffice into .venv: pip install -e '$target' (pyproject.toml changed since the last install)"
+    local why="first install"
+    if [ -f "$stamp_dev" ] || [ -f "$stamp_base" ]; then
+        why="pyproject.toml changed since the last install"
+    fi
+    note "installing boxoffice into .venv: pip install -e '$target' ($why)"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$target" \
         || die "pip install -e '$target' failed (see above)"
     if [ -n "$extra" ]; then
