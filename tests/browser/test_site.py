@@ -22,6 +22,7 @@ def sign_up(page: Page, base: str, name: str) -> None:
     page.fill("input[name=password]", "secret123")
     page.click("[data-testid=register]")
     expect(page.locator(".notice")).to_contain_text("Welcome")
+    expect(page.locator("[data-testid=logout]")).to_contain_text(f"{name}-{tag}@example.com")
 
 
 def seat(page: Page, code: str):

@@ -145,6 +145,8 @@ def child_env(settings: Settings, opts: Options, ports: dict[str, int]) -> dict[
         env["BOXOFFICE_DEMO_DATA"] = "1" if opts.demo_data else "0"
     for name in SERVICE_NAMES:
         env[f"{name.upper()}_SERVICE_URL"] = f"http://127.0.0.1:{ports[name]}"
+    # The web site reaches the services the way a browser would: through the gateway.
+    env["GATEWAY_URL"] = local_base(opts.host, opts.port)
     return env
 
 

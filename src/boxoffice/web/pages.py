@@ -39,7 +39,7 @@ def token(request: Request) -> str | None:
 
 
 async def visitor(request: Request) -> dict[str, Any] | None:
-    """The logged-in user ({user_id, email, role, ...}) or None; a dead token counts as none."""
+    """The logged-in user ({id, email, username, role, ...}) or None; a dead token is none."""
     tok = token(request)
     if not tok:
         return None
@@ -47,7 +47,8 @@ async def visitor(request: Request) -> dict[str, Any] | None:
         claims = await gateway(request).call("GET", "/api/auth/verify", tok)
     except ApiError:
         return None
-    return claims if isinstance(claims, dict) else None
+    user = claims.get("user") if isinstance(claims, dict) else None
+    return user if isinstance(user, dict) else None
 
 
 async def render(

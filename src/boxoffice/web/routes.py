@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from typing import Annotated, Any
@@ -78,6 +79,12 @@ def install_page_errors(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Design appendix A, for the supervisor and load balancers."""
+    return {"status": "healthy", "timestamp": dt.datetime.now(dt.UTC).isoformat()}
 
 
 @router.get("/", response_class=HTMLResponse)
