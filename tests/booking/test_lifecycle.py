@@ -278,6 +278,7 @@ async def test_paying_confirms_staff_check_the_ticket_in_and_cancelling_a_paid_o
     # at the door: staff only, each code once
     assert (await present(alice, booking["booking_code"])).status_code == 403
     assert (await present(staff, "BKNOSUCH22")).status_code == 404
+    assert (await present(staff, "BK\x00; DROP")).status_code == 400
     used = await present(staff, booking["booking_code"].lower())
     assert used.status_code == 200 and used.json()["checked_in_at"]
     twice = await present(staff, booking["booking_code"])

@@ -153,7 +153,8 @@ class BestSeatsOut(BaseModel):
 
 
 class CheckInRequest(BaseModel):
-    booking_code: Annotated[str, Field(min_length=1, max_length=20)]
+    # Letters and digits only: anything else (a NUL byte included) is a 400, never a query.
+    booking_code: Annotated[str, Field(pattern=r"^\s*[A-Za-z0-9]{1,20}\s*$")]
 
     @field_validator("booking_code")
     @classmethod

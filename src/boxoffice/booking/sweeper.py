@@ -34,11 +34,18 @@ async def sweep_once(ctx: ServiceContext) -> int:
     while True:
         async with ctx.db.sessionmaker() as session:
             ids = await repo.overdue_booking_ids(session, utcnow(), BATCH_SIZE)
+        progressed = False
         for booking_id in ids:
-            async with ctx.db.sessionmaker() as session, session.begin():
-                if await Lifecycle(session, ctx).expire(booking_id):
-                    expired += 1
-        if len(ids) < BATCH_SIZE:
+            try:
+                async with ctx.db.sessionmaker() as session, session.begin():
+                    if await Lifecycle(session, ctx).expire(booking_id):
+                        expired += 1
+                progressed = True
+            except Exception as exc:  # one bad booking must not hold up all the others
+                log.error("expire_failed", booking_id=str(booking_id), error=repr(exc))
+        # A full batch means more may be waiting; a batch that failed throughout would only
+        # come back the same, so it waits for the next round.
+        if len(ids) < BATCH_SIZE or not progressed:
             return expired
 
 
