@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import socket
+import uuid
 
+import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from boxoffice.core.kv import RedisCache
+from boxoffice.movie.models import Movie
+from tests.movie.conftest import movie_context
 from tests.movie.factories import create_movie, create_showtime, create_theater
 
 
@@ -75,7 +81,10 @@ async def test_with_the_cache_unreachable_the_catalog_still_answers(api, admin):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    unreachable = Redis(host="127.0.0.1", port=closed_port, socket_connect_timeout=1)
+    # Few retries keep the test short; the service skips the cache after the first failure.
+    unreachable = Redis(
+        host="127.0.0.1", port=closed_port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
+    )
     runtime = api.runtime
     working, runtime.cache = runtime.cache, RedisCache(unreachable, "unreachable:")
     try:
@@ -89,3 +98,44 @@ async def test_with_the_cache_unreachable_the_catalog_still_answers(api, admin):
     finally:
         runtime.cache = working
         await unreachable.aclose()
+
+
+class _WitnessCache:
+    """The real cache, plus a look at the database whenever a namespace version is bumped."""
+
+    def __init__(self, inner, look) -> None:
+        self._inner, self._look, self.seen = inner, look, []
+
+    async def get(self, key):
+        return await self._inner.get(key)
+
+    async def set(self, key, value, ttl_seconds):
+        await self._inner.set(key, value, ttl_seconds)
+
+    async def delete(self, key):
+        await self._inner.delete(key)
+
+    async def incr(self, key):
+        self.seen.append(await self._look())
+        return await self._inner.incr(key)
+
+
+async def test_the_cache_is_invalidated_only_after_the_write_committed(api, admin):
+    movie = await create_movie(api, admin, title="Before")
+    ctx = movie_context(api)
+
+    async def committed_title() -> str:
+        # Another connection sees only what is committed.
+        async with ctx.db.sessionmaker() as session:
+            return await session.scalar(
+                sa.select(Movie.title).where(Movie.id == uuid.UUID(movie["id"]))
+            )
+
+    runtime = api.runtime
+    witness = _WitnessCache(runtime.cache, committed_title)
+    working, runtime.cache = runtime.cache, witness
+    try:
+        await api.put(f"/api/movies/movies/{movie['id']}", json={"title": "After"}, headers=admin)
+    finally:
+        runtime.cache = working
+    assert witness.seen and set(witness.seen) == {"After"}

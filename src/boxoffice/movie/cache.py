@@ -3,11 +3,13 @@
 Every key carries its namespace's current version; a write bumps the version (after its
 transaction commits), so the next read misses and sees the change at once, while the old
 entries simply age out (the TTL is only a backstop). A cache that is down never fails a read:
-it is skipped and the database answers.
+it is skipped for a while (so reads do not each wait for it) and the database answers.
 """
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -21,7 +23,12 @@ log = structlog.get_logger("boxoffice.movie.cache")
 # Movies; theaters with their seats; showtimes (which also show movie titles and theater names).
 Namespace = Literal["movies", "theaters", "showtimes"]
 TTL_SECONDS = 60
+SKIP_AFTER_FAILURE_SECONDS = 10.0
 SERVICE = "movie"
+
+# When each cache (the runtime's adapter) may be tried again after failing; shared by the
+# per-request CatalogCache objects.
+_skipped_until: weakref.WeakKeyDictionary[Cache, float] = weakref.WeakKeyDictionary()
 
 
 class CatalogCache:
@@ -35,16 +42,26 @@ class CatalogCache:
     def _version_key(namespace: Namespace) -> str:
         return f"movie:{namespace}:version"
 
+    def _skipped(self) -> bool:
+        return _skipped_until.get(self._cache, 0.0) > time.monotonic()
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("cache_unavailable", error=repr(exc), skip_seconds=SKIP_AFTER_FAILURE_SECONDS)
+        _skipped_until[self._cache] = time.monotonic() + SKIP_AFTER_FAILURE_SECONDS
+
     async def read(
         self, namespace: Namespace, kind: str, key: str, load: Callable[[], Awaitable[str]]
     ) -> str:
         """The cached JSON for (kind, key), or `load()`'s answer, stored for the next reader."""
+        if self._skipped():
+            CACHE_MISSES.labels(SERVICE, kind).inc()
+            return await load()
         try:
             version = await self._cache.get(self._version_key(namespace)) or "0"
             entry = f"movie:{namespace}:v{version}:{kind}:{key}"
             cached = await self._cache.get(entry)
         except Exception as exc:
-            log.warning("cache_unavailable", error=repr(exc))
+            self._failed(exc)
             CACHE_MISSES.labels(SERVICE, kind).inc()
             return await load()
         if cached is not None:
@@ -55,11 +72,13 @@ class CatalogCache:
         try:
             await self._cache.set(entry, value, self._ttl)
         except Exception as exc:
-            log.warning("cache_unavailable", error=repr(exc))
+            self._failed(exc)
         return value
 
     async def invalidate(self, *namespaces: Namespace) -> None:
         """Move the namespaces to a new version: every entry cached before is unreachable."""
+        # Tried even while reads skip the cache: writes are rare, and a version bump that
+        # lands spares readers the old entries once the cache is back.
         for namespace in namespaces:
             try:
                 await self._cache.incr(self._version_key(namespace))
@@ -73,7 +92,7 @@ class PendingInvalidations:
     """Namespaces a request changed; invalidated once its transaction has committed."""
 
     def __init__(self, catalog: CatalogCache) -> None:
-        self._catalog = catalog
+        self.catalog = catalog
         self._namespaces: set[Namespace] = set()
 
     def add(self, *namespaces: Namespace) -> None:
@@ -81,5 +100,5 @@ class PendingInvalidations:
 
     async def flush(self) -> None:
         if self._namespaces:
-            await self._catalog.invalidate(*sorted(self._namespaces))
+            await self.catalog.invalidate(*sorted(self._namespaces))
             self._namespaces.clear()

@@ -46,18 +46,18 @@ SearchText = Annotated[str, AfterValidator(storable)]
 async def _pending_invalidations(ctx: Context) -> AsyncIterator[PendingInvalidations]:
     pending = PendingInvalidations(CatalogCache(ctx.runtime.cache))
     yield pending
-    # Reached only when the request succeeded, and after the request's session committed
-    # (it was entered later, so it exits first): a reader can no longer load the old rows
-    # into the new cache version.
+    # Reached only when the request succeeded.
     await pending.flush()
 
 
+# `pending` is declared before the session on purpose: dependencies exit in reverse order, so
+# the cache is invalidated only after the session has committed. Invalidating earlier would
+# let a concurrent reader load the old rows into the new cache version.
 def _catalog(
     pending: Annotated[PendingInvalidations, Depends(_pending_invalidations, scope="function")],
     session: DbSession,
-    ctx: Context,
 ) -> MovieCatalog:
-    return MovieCatalog(session, CatalogCache(ctx.runtime.cache), pending)
+    return MovieCatalog(session, pending.catalog, pending)
 
 
 Catalog = Annotated[MovieCatalog, Depends(_catalog)]

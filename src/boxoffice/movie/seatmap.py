@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter
 
 from boxoffice.core.errors import NotAuthenticated
 from boxoffice.core.http import ServiceClient
 from boxoffice.movie.errors import SeatStatusUnavailable
-from boxoffice.movie.schemas import AvailableSeats, SeatOut, SeatWithStatus, ShowtimeOut
+from boxoffice.movie.schemas import (
+    AvailableSeats,
+    SeatOut,
+    SeatStatus,
+    SeatWithStatus,
+    ShowtimeOut,
+)
 from boxoffice.movie.service import MovieCatalog
 
 _SEATS = TypeAdapter(list[SeatOut])
@@ -55,12 +61,8 @@ async def available_seats(
     showtime = ShowtimeOut.model_validate_json(await catalog.showtime(showtime_id))
     seats = _SEATS.validate_json(await catalog.seats(showtime.theater_id))
     states = await seat_states(booking, showtime_id, authorization)
-    # A state this version does not know still means "not free": show it as held.
     marked = [
-        SeatWithStatus(
-            **seat.model_dump(),
-            status=_status(states.get(str(seat.id))),
-        )
+        SeatWithStatus(**seat.model_dump(), status=_status(states.get(str(seat.id))))
         for seat in seats
     ]
     return AvailableSeats(
@@ -71,7 +73,8 @@ async def available_seats(
     )
 
 
-def _status(state: str | None) -> Any:
+def _status(state: str | None) -> SeatStatus:
+    """Booking omits free seats; a state this version does not know still means "not free"."""
     if state is None:
         return "available"
-    return state if state in _TAKEN else "held"
+    return cast(SeatStatus, state) if state in _TAKEN else "held"
