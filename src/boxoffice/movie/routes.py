@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
 from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import AdminUser, OptionalUser
@@ -40,7 +40,7 @@ from boxoffice.movie.service import MovieCatalog, ShowtimeFilters
 router = APIRouter()
 
 ADMIN_ERRORS = (NotAuthenticated, PermissionDenied)
-SearchText = Annotated[str, AfterValidator(storable)]
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(storable)]
 
 
 async def _pending_invalidations(ctx: Context) -> AsyncIterator[PendingInvalidations]:

@@ -49,8 +49,8 @@ class ShowtimeFilters:
 
 
 def _key(*parts: object) -> str:
-    """A cache key for a query: its parameters, text ones case-folded like the query treats them."""
-    return json.dumps([p.casefold() if isinstance(p, str) else str(p) for p in parts])
+    """A cache key for a query: its parameters, text lower-cased as the query compares it."""
+    return json.dumps([p.lower() if isinstance(p, str) else str(p) for p in parts])
 
 
 def showtime_out(row: ShowtimeRow) -> ShowtimeOut:
