@@ -72,9 +72,7 @@ async def read_profile(account: Account) -> User:
 @router.put("/profile", response_model=UserOut, responses=responses(NotAuthenticated))
 async def update_profile(body: ProfileUpdate, account: Account, session: DbSession) -> User:
     """Change the caller's full name or phone number."""
-    user = service.update_profile(account, body)
-    await session.flush()
-    return user
+    return await service.update_profile(session, account, body)
 
 
 @router.post(

@@ -100,10 +100,11 @@ async def current_account(session: AsyncSession, principal: Principal) -> User:
     return user
 
 
-def update_profile(user: User, changes: ProfileUpdate) -> User:
+async def update_profile(session: AsyncSession, user: User, changes: ProfileUpdate) -> User:
     """Apply only the fields the caller sent (sending null clears a field)."""
     for field in changes.model_fields_set & {"full_name", "phone_number"}:
         setattr(user, field, getattr(changes, field))
+    await UserRepository(session).flush()
     return user
 
 
