@@ -145,9 +145,13 @@ def create_service_app(
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            if tasks:
+                # Bounded: a loop cancelled inside a driver call must not hold shutdown forever.
+                _, stuck = await asyncio.wait(tasks, timeout=10)
+                for task in stuck:
+                    log.warning(
+                        "background_task_did_not_stop", service=defn.name, task=task.get_name()
+                    )
             for hook in defn.shutdown:
                 with contextlib.suppress(Exception):
                     await hook(ctx)

@@ -40,9 +40,11 @@ async def migrate(service_package: str, url: str, revision: str = "head") -> Non
 
 def run_env(target_metadata: MetaData | list[MetaData]) -> None:
     """The body of every service's migrations/env.py."""
-    url = context.config.attributes.get("database_url") or context.config.get_main_option(
-        "sqlalchemy.url"
+    url: str = context.config.attributes.get("database_url") or (
+        context.config.get_main_option("sqlalchemy.url") or ""
     )
+    if not url:
+        raise RuntimeError("no database URL for the migration (see core.migrations.migrate)")
     if context.is_offline_mode():
         context.configure(
             url=url,

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from boxoffice.core.events.bus import EventBus
 from boxoffice.core.events.local import LocalBus
@@ -89,7 +91,14 @@ def memory_runtime(settings: Settings) -> Runtime:
 
 def redis_runtime(settings: Settings) -> Runtime:
     """Redis-backed adapters: distributed mode."""
-    redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    # Fail fast: every Redis use here has a fallback (the database decides seats, the cache is
+    # skipped, revocation degrades), so a dead Redis must cost milliseconds, not seconds of retries.
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=1,
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 1),
+    )
     prefix = f"{settings.db_prefix}bo:" if settings.db_prefix else "bo:"
     return Runtime(
         settings=settings,
