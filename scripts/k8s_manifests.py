@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from boxoffice.core.settings import DATABASE_NAMES, SERVICE_NAMES, SERVICE_PORTS
+from boxoffice.gateway.render import WEB_PORT
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 NAMESPACE = "boxoffice"
 SECRET = "boxoffice-secrets"
 CONFIG = "boxoffice-config"
-WEB_PORT = 8006
 # Each replica migrates its database at start: give it time before liveness applies.
 STARTUP_SECONDS = 150
 AUTOSCALED = {"booking": (2, 10), "payment": (2, 10)}
@@ -291,7 +291,7 @@ def app_service(name: str) -> list[Obj]:
 
 
 def web() -> list[Obj]:
-    container = app_container("web", WEB_PORT, "/static/style.css", [secret_env("SECRET_KEY")])
+    container = app_container("web", WEB_PORT, "/health", [secret_env("SECRET_KEY")])
     return [deployment("web", app_pod(container)), service("web", WEB_PORT)]
 
 

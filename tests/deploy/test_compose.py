@@ -123,7 +123,9 @@ def test_gateway_serves_port_80_with_the_rendered_nginx_config(config):
     assert [p["target"] for p in gateway["ports"]] == [80]
     mounts = {v["target"]: Path(v["source"]) for v in gateway["volumes"]}
     assert mounts["/etc/nginx/nginx.conf"] == DEPLOY / "nginx/nginx.conf"
-    assert config["services"]["web"]["command"][:2] == ["serve", "web"]
+    web = config["services"]["web"]
+    assert web["command"] == ["serve", "web", "--host", "0.0.0.0", "--port", "8006"]
+    assert "http://127.0.0.1:8006/health" in " ".join(web["healthcheck"]["test"])
 
 
 def test_monitoring_mounts_files_that_exist(config):
