@@ -17,6 +17,7 @@ from tests.booking.conftest import (
     events_of,
     eventually,
     live_sales,
+    movie_count_agrees,
     query,
 )
 from tests.conftest import bearer
@@ -169,6 +170,8 @@ async def test_seat_choice_best_seats_and_the_stranded_seat_rule(api, make_show,
     assert (
         await api.post(BOOK, headers=alice.headers, json=selection(relaxed, "A2", "A3"))
     ).status_code == 201
+    for each in (show, strict, relaxed):
+        await movie_count_agrees(api, each)
 
 
 async def test_with_the_movie_service_down_booking_answers_503_and_opens_its_breaker(

@@ -5,7 +5,14 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from boxoffice.core.holds import RedisSeatHolds
-from tests.booking.conftest import BOOK, HOLD, RELEASE, booking_ctx, live_sales
+from tests.booking.conftest import (
+    BOOK,
+    HOLD,
+    RELEASE,
+    booking_ctx,
+    live_sales,
+    movie_count_agrees,
+)
 
 
 def selection(show, *labels):
@@ -103,3 +110,4 @@ async def test_with_redis_down_holds_degrade_and_the_database_still_decides(
     finally:
         await dead.aclose()
     assert booking_ctx(api).runtime is runtime
+    await movie_count_agrees(api, show)

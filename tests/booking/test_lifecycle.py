@@ -15,6 +15,7 @@ from tests.booking.conftest import (
     events_of,
     eventually,
     handled,
+    movie_count_agrees,
     publish,
     redeliver,
     seat_rows,
@@ -233,6 +234,7 @@ async def test_payment_events_twice_or_out_of_order_change_nothing_they_should_n
         api, "payment.completed", booking_id=uuid.uuid4(), payment_id=uuid.uuid4()
     )
     await handled(api, stray)
+    await movie_count_agrees(api, show)
 
 
 async def test_paying_confirms_staff_check_the_ticket_in_and_cancelling_a_paid_one_refunds_it(
@@ -297,3 +299,4 @@ async def test_paying_confirms_staff_check_the_ticket_in_and_cancelling_a_paid_o
     assert payload["refund_required"] is True
     assert show.seat("B1") not in await seats_shown(api, show)
     await becomes(second, "cancelled", "refunded")
+    await movie_count_agrees(api, show)
