@@ -162,6 +162,7 @@ async def test_time_runs_out_holds_lapse_and_unpaid_bookings_expire(
             await eventually(swept)
         finally:
             loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
         assert show.seat("A4") not in await seats_shown(api, show)
         # every booking here ran out unpaid (bob's too): the showtime's count is whole again
         await available_count_becomes(api, show, 12)

@@ -50,13 +50,26 @@ async def sweep_once(ctx: ServiceContext) -> int:
 
 
 async def expiry_sweeper(ctx: ServiceContext) -> None:
-    """Background loop (the app factory restarts it if it crashes)."""
+    """Background loop (the app factory restarts it if it crashes).
+
+    Stopping it lets a sweep in progress finish first: cut off mid-query, a database
+    connection is torn down half-used (and aiosqlite's teardown can then hang the loop).
+    """
     interval = sweep_interval(ctx.settings)
     while True:
+        sweep = asyncio.ensure_future(_sweep_logged(ctx))
         try:
-            count = await sweep_once(ctx)
-            if count:
-                log.info("bookings_expired", count=count)
-        except Exception as exc:  # the database may be briefly away: try again next round
-            log.warning("sweep_failed", error=repr(exc))
+            await asyncio.shield(sweep)
+        except asyncio.CancelledError:
+            await sweep
+            raise
         await asyncio.sleep(interval)
+
+
+async def _sweep_logged(ctx: ServiceContext) -> None:
+    try:
+        count = await sweep_once(ctx)
+        if count:
+            log.info("bookings_expired", count=count)
+    except Exception as exc:  # the database may be briefly away: try again next round
+        log.warning("sweep_failed", error=repr(exc))
