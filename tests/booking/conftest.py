@@ -63,6 +63,10 @@ class Show:
     def ids(self, *labels: str) -> list[str]:
         return [self.seat(label) for label in labels]
 
+    def selection(self, *labels: str) -> dict[str, Any]:
+        """The body of a hold, release or book request for these seats."""
+        return {"showtime_id": self.id, "seat_ids": self.ids(*labels)}
+
 
 def booking_ctx(api: httpx.AsyncClient) -> ServiceContext:
     """The booking service's context inside the running system (its db, state, runtime)."""

@@ -23,10 +23,6 @@ from tests.booking.conftest import (
 from tests.conftest import bearer
 
 
-def selection(show, *labels):
-    return {"showtime_id": show.id, "seat_ids": show.ids(*labels)}
-
-
 def parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -36,10 +32,10 @@ async def test_booking_two_seats_makes_a_pending_ticket_with_everything_it_shows
 ):
     show = await make_show(api, price=120000)
     alice = customer()
-    await api.post(HOLD, headers=alice.headers, json=selection(show, "B2"))
+    await api.post(HOLD, headers=alice.headers, json=show.selection("B2"))
 
     # B2 is alice's hold, B3 is free: both go into the booking in one step
-    response = await api.post(BOOK, headers=alice.headers, json=selection(show, "B2", "B3"))
+    response = await api.post(BOOK, headers=alice.headers, json=show.selection("B2", "B3"))
     assert response.status_code == 201, response.text
     booking = response.json()
     assert booking["status"] == "pending" and booking["payment_status"] == "unpaid"
@@ -145,7 +141,7 @@ async def test_seat_choice_best_seats_and_the_stranded_seat_rule(api, make_show,
     labels = [f"{s['seat_row']}{s['seat_number']}" for s in best.json()["seats"]]
     assert labels in (["C3", "C4"], ["C5", "C6"])
 
-    await api.post(BOOK, headers=alice.headers, json=selection(show, "C3", "C4", "C5", "C6"))
+    await api.post(BOOK, headers=alice.headers, json=show.selection("C3", "C4", "C5", "C6"))
     after = await api.get(
         f"/api/bookings/showtimes/{show.id}/best-seats?count=2", headers=bob.headers
     )
@@ -160,15 +156,15 @@ async def test_seat_choice_best_seats_and_the_stranded_seat_rule(api, make_show,
     strict = await make_show(api, rows=1, seats_per_row=6, enforce_seat_rules=True)
     relaxed = await make_show(api, rows=1, seats_per_row=6)
     alice = customer()
-    stranding = await api.post(BOOK, headers=alice.headers, json=selection(strict, "A2", "A3"))
+    stranding = await api.post(BOOK, headers=alice.headers, json=strict.selection("A2", "A3"))
     assert stranding.status_code == 400
     assert "A1" in stranding.json()["detail"]
     assert stranding.json()["seat_ids"] == strict.ids("A1")
     assert (
-        await api.post(BOOK, headers=alice.headers, json=selection(strict, "A1", "A2"))
+        await api.post(BOOK, headers=alice.headers, json=strict.selection("A1", "A2"))
     ).status_code == 201
     assert (
-        await api.post(BOOK, headers=alice.headers, json=selection(relaxed, "A2", "A3"))
+        await api.post(BOOK, headers=alice.headers, json=relaxed.selection("A2", "A3"))
     ).status_code == 201
     for each in (show, strict, relaxed):
         await movie_count_agrees(api, each)

@@ -23,12 +23,8 @@ from tests.booking.conftest import (
 from tests.conftest import bearer
 
 
-def selection(show, *labels):
-    return {"showtime_id": show.id, "seat_ids": show.ids(*labels)}
-
-
 async def book(api, who, show, *labels):
-    response = await api.post(BOOK, headers=who.headers, json=selection(show, *labels))
+    response = await api.post(BOOK, headers=who.headers, json=show.selection(*labels))
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -78,9 +74,7 @@ async def test_the_owner_cancels_and_the_seats_are_free_again(api, make_show, cu
     refused = await api.get("/api/bookings/bookings?scope=all", headers=bob.headers)
     assert refused.status_code == 403 and refused.json()["error_type"] == "PermissionError"
     assert (await api.post(f"{path}/cancel", headers=staff.headers)).status_code == 403
-    assert (
-        await api.post(BOOK, headers=bob.headers, json=selection(show, "A2"))
-    ).status_code == 409
+    assert (await api.post(BOOK, headers=bob.headers, json=show.selection("A2"))).status_code == 409
 
     cancelled = await api.post(f"{path}/cancel", headers=alice.headers)
     assert cancelled.status_code == 200
@@ -105,21 +99,21 @@ async def test_time_runs_out_holds_lapse_and_unpaid_bookings_expire(
     async with system(seat_hold_ttl_seconds=1, booking_expiry_seconds=1) as api:
         show = await make_show(api)
         alice, bob, carol, dave = customer(), customer(), customer(), customer()
-        await api.post(HOLD, headers=alice.headers, json=selection(show, "B2"))
+        await api.post(HOLD, headers=alice.headers, json=show.selection("B2"))
         alices = await book(api, alice, show, "A1")
         carols = await book(api, carol, show, "C1")
         daves = await book(api, dave, show, "C3", "C4")
         assert (
-            await api.post(HOLD, headers=bob.headers, json=selection(show, "B2"))
+            await api.post(HOLD, headers=bob.headers, json=show.selection("B2"))
         ).status_code == 409
         assert (
-            await api.post(BOOK, headers=bob.headers, json=selection(show, "A1"))
+            await api.post(BOOK, headers=bob.headers, json=show.selection("A1"))
         ).status_code == 409
 
         await asyncio.sleep(1.3)
 
         # the hold lapsed by itself
-        assert (await api.post(HOLD, headers=bob.headers, json=selection(show, "B2"))).is_success
+        assert (await api.post(HOLD, headers=bob.headers, json=show.selection("B2"))).is_success
         # past expires_at the booking reads expired and its seat is free, sweeper or not
         assert (await read(api, alice, alices))["status"] == "expired"
         assert (await booking_row(api, alices["id"])).status == "pending"
