@@ -44,3 +44,38 @@ async def test_metrics_expose_the_design_names(api):
         "circuit_breaker_state",
     ):
         assert f"# TYPE {name}" in text
+
+
+async def test_replicas_migrating_one_database_at_once_all_succeed(make_settings):
+    """Several replicas of a service start together on a server without its database (k8s,
+    compose): separate processes, each creating the database if missing and migrating it."""
+    import asyncio
+    import sys
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from tests.conftest import drop_databases_with_prefix
+
+    settings = make_settings("postgres")
+    url = settings.database_url_for("booking")
+    script = (
+        "import asyncio, sys; from boxoffice.core.migrations import migrate; "
+        "asyncio.run(migrate('boxoffice.booking', sys.argv[1]))"
+    )
+    try:
+        replicas = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", script, url, stderr=asyncio.subprocess.PIPE
+            )
+            for _ in range(4)
+        ]
+        outcomes = [(await r.wait(), (await r.stderr.read()).decode()[-500:]) for r in replicas]
+        assert [code for code, _ in outcomes] == [0, 0, 0, 0], outcomes
+        engine = create_async_engine(url)
+        async with engine.connect() as conn:
+            heads = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        await engine.dispose()
+        assert len(heads) == 1
+    finally:
+        await drop_databases_with_prefix(settings.db_prefix)

@@ -155,7 +155,11 @@ def create_service_app(
             for hook in defn.shutdown:
                 with contextlib.suppress(Exception):
                     await hook(ctx)
-            await db.dispose()
+            try:
+                # A connection left mid-query by a cancelled loop can block its close: bounded.
+                await asyncio.wait_for(db.dispose(), timeout=10)
+            except TimeoutError:
+                log.warning("database_dispose_timed_out", service=defn.name)
 
     app = FastAPI(
         title=f"boxoffice {defn.title}",

@@ -153,8 +153,14 @@ async def create_database_if_missing(url: str) -> None:
             if not exists:
                 try:
                     await conn.execute(text(f'CREATE DATABASE "{name}"'))
-                except Exception as exc:  # another process created it between the two statements
-                    if "already exists" not in str(exc):
+                except Exception:
+                    # Another process created it between the two statements (PostgreSQL reports
+                    # that as "already exists" or as a unique violation on pg_database): fine,
+                    # as long as it exists now.
+                    created = await conn.scalar(
+                        text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                    )
+                    if not created:
                         raise
     finally:
         await admin.dispose()

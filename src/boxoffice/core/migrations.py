@@ -6,15 +6,19 @@ A service's `migrations/env.py` is one call to `run_env(metadata)`; its versions
 from __future__ import annotations
 
 import asyncio
+import threading
 from importlib import resources
 from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from boxoffice.core.db import create_database_if_missing, make_engine
+
+# "boxoffice migrate" as a number: the advisory lock every migrating process of a database takes.
+LOCK_KEY = 0x626F786F6666
 
 
 def alembic_config(service_package: str, url: str) -> Config:
@@ -27,8 +31,13 @@ def alembic_config(service_package: str, url: str) -> Config:
     return cfg
 
 
+# Alembic's `context` is one global per process: migrations in one process take turns.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def _upgrade_sync(service_package: str, url: str, revision: str) -> None:
-    command.upgrade(alembic_config(service_package, url), revision)
+    with _ONE_AT_A_TIME:
+        command.upgrade(alembic_config(service_package, url), revision)
 
 
 async def migrate(service_package: str, url: str, revision: str = "head") -> None:
@@ -70,6 +79,11 @@ def run_env(target_metadata: MetaData | list[MetaData]) -> None:
         engine = make_engine(url)
         try:
             async with engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Replicas starting together migrate one after another, not in a race; the
+                    # lock is this database's and lasts as long as this connection.
+                    await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+                    await conn.commit()
                 await conn.run_sync(do_run)
                 await conn.commit()
         finally:
