@@ -87,9 +87,7 @@ def test_customer_picks_seats_books_pays_and_gets_a_ticket(site: str, browser: B
     assert int(bob.locator("[data-testid=available-count]").inner_text()) == free_before - 2
 
 
-def test_declined_card_leaves_the_booking_pending_with_a_clear_message(
-    site: str, browser: Browser
-):
+def test_declined_card_leaves_the_booking_pending_with_a_clear_message(site: str, browser: Browser):
     page = browser.new_context().new_page()
     sign_up(page, site, "carol")
     open_first_dune_showtime(page, site)

@@ -79,3 +79,26 @@ async def test_replicas_migrating_one_database_at_once_all_succeed(make_settings
         assert len(heads) == 1
     finally:
         await drop_databases_with_prefix(settings.db_prefix)
+
+
+LIST_ENDPOINTS = [
+    "/api/auth/users",
+    "/api/movies/movies",
+    "/api/movies/theaters",
+    "/api/movies/showtimes",
+    "/api/bookings/bookings",
+    "/api/payments/payments",
+    "/api/notifications/notifications",
+]
+
+
+async def test_every_list_pages_the_same_way_and_refuses_absurd_pages(api, token_for):
+    from tests.conftest import bearer
+
+    admin = bearer(token_for("admin"))
+    for path in LIST_ENDPOINTS:
+        assert (await api.get(path, headers=admin)).status_code == 200, path
+        for query in ("offset=9223372036854775808", "offset=-1", "limit=0", "limit=201"):
+            response = await api.get(f"{path}?{query}", headers=admin)
+            assert response.status_code == 400, (path, query, response.text)
+            assert response.json()["error_type"] == "ValidationError"

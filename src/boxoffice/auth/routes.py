@@ -26,6 +26,7 @@ from boxoffice.auth.schemas import (
 from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import AdminUser, CurrentUser, Role
 from boxoffice.core.errors import NotAuthenticated, PermissionDenied, ServiceUnavailable, responses
+from boxoffice.core.pagination import Limit, Offset
 
 router = APIRouter(tags=["auth"])
 
@@ -105,8 +106,8 @@ async def logout(principal: CurrentUser, ctx: Context) -> Message:
 async def list_users(
     _: AdminUser,
     session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
     role: Role | None = None,
     q: Annotated[SearchText, Query(max_length=100, description="Part of e-mail, name")] = None,
 ) -> Sequence[User]:

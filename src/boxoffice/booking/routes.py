@@ -38,6 +38,7 @@ from boxoffice.core.errors import (
     ServiceUnavailable,
     responses,
 )
+from boxoffice.core.pagination import Limit, Offset
 
 router = APIRouter(tags=["bookings"])
 
@@ -57,8 +58,6 @@ def _lifecycle(session: DbSession, ctx: Context) -> Lifecycle:
 Service = Annotated[BookingService, Depends(_service)]
 Seats = Annotated[SeatService, Depends(_seats)]
 Lifecycles = Annotated[Lifecycle, Depends(_lifecycle)]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.post(

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, StringConstraints
 from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import AdminUser, OptionalUser
 from boxoffice.core.errors import NotAuthenticated, PermissionDenied, responses
+from boxoffice.core.pagination import Limit, Offset
 from boxoffice.movie import seatmap
 from boxoffice.movie.cache import CatalogCache, PendingInvalidations
 from boxoffice.movie.errors import (
@@ -64,8 +65,8 @@ Catalog = Annotated[MovieCatalog, Depends(_catalog)]
 
 
 def _page(
-    limit: Annotated[int, Query(ge=1, le=200, description="At most this many items")] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many items")] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import AdminUser, CurrentUser
 from boxoffice.core.errors import NotAuthenticated, PermissionDenied, responses
+from boxoffice.core.pagination import Limit, Offset
 from boxoffice.notification.errors import NotificationNotFound
 from boxoffice.notification.events import wake_delivery_after_commit
 from boxoffice.notification.models import Notification
@@ -18,8 +19,6 @@ from boxoffice.notification.service import NotificationService
 
 router = APIRouter(tags=["notifications"])
 
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip")]
 
 UNREAD_HEADER = "X-Unread-Count"
 

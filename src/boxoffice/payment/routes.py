@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Response
 from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import AdminUser, CurrentUser
 from boxoffice.core.errors import NotAuthenticated, PermissionDenied, ServiceUnavailable, responses
+from boxoffice.core.pagination import Limit, Offset
 from boxoffice.payment import errors
 from boxoffice.payment.queries import get_payment, list_payments
 from boxoffice.payment.reconcile import reconcile
@@ -70,8 +71,8 @@ async def payments(
     booking_id: uuid.UUID | None = None,
     status: PaymentStatus | None = None,
     user_id: Annotated[uuid.UUID | None, Query(description="Admins only: one user's")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[PaymentOut]:
     """The caller's payment history, newest first (admins: everyone's)."""
     return await list_payments(
