@@ -7,10 +7,11 @@ dropped afterwards, so runs never collide with each other or with a running syst
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -162,3 +163,21 @@ def token_for(make_settings: Callable[..., Settings]) -> Callable[..., str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]] | Callable[[], Any], timeout: float = 20.0
+) -> Any:
+    """Poll until `check` returns something truthy; fail (with its last value) after `timeout`.
+    A bound on waiting for background work (events, sagas), not a timing assertion."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            name = getattr(check, "__name__", "check")
+            raise AssertionError(f"{name}: not true within {timeout}s (last: {value!r})")
+        await asyncio.sleep(0.05)

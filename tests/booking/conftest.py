@@ -3,10 +3,8 @@ look straight into the booking database (where the invariants are checked)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +19,11 @@ from boxoffice.core.app import ServiceContext
 from boxoffice.core.events import Event, InboxEvent, OutboxEvent
 from boxoffice.core.events.envelope import to_json_payload
 from boxoffice.core.settings import Settings
-from tests.conftest import bearer, running_system
+from tests.conftest import (
+    bearer,
+    eventually,
+    running_system,
+)
 
 BOOK = "/api/bookings/book"
 HOLD = "/api/bookings/seats/hold"
@@ -105,18 +107,6 @@ async def seat_rows(api: httpx.AsyncClient, booking_id: str) -> list[str]:
         sa.select(BookingSeat.status).where(BookingSeat.booking_id == uuid.UUID(booking_id)),
     )
     return [r[0] for r in rows]
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    """Wait until `check()` returns something truthy; fail the test after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout}s: {check.__name__}")
-        await asyncio.sleep(0.05)
 
 
 async def movie_count_agrees(api: httpx.AsyncClient, show: Show) -> None:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.settings import Settings
-from tests.conftest import bearer, running_system
+from tests.conftest import (
+    bearer,
+    eventually,  # noqa: F401 (used by this folder's tests)
+    running_system,
+)
 
 # Movie asks booking for seat states; the other services play no part in these tests, and
 # leaving them out spares three databases per test (dropping PostgreSQL ones is slow).
@@ -43,15 +44,3 @@ def admin(token_for: Callable[..., str]) -> dict[str, str]:
 def customer(token_for: Callable[..., str]) -> dict[str, str]:
     """Authorization headers of a customer."""
     return bearer(token_for("customer"))
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    """Wait until `check()` returns something truthy, for what happens after an event."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout}s: {check.__name__}")
-        await asyncio.sleep(0.05)

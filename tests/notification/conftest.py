@@ -4,14 +4,13 @@ events shaped as docs/contracts.md describes, delivered through the event bus.""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import email
 import email.policy
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from email.message import EmailMessage
 from typing import Any
 
@@ -24,7 +23,14 @@ from aiosmtpd.controller import Controller
 from boxoffice.core.db import Database
 from boxoffice.core.events import Event
 from boxoffice.core.settings import Settings
-from tests.conftest import POSTGRES_URL, RABBITMQ_URL, REDIS_URL, TEST_SECRET, running_system
+from tests.conftest import (
+    POSTGRES_URL,
+    RABBITMQ_URL,
+    REDIS_URL,
+    TEST_SECRET,
+    eventually,  # noqa: F401 (used by this folder's tests)
+    running_system,
+)
 
 # Fast retries so a test sees several attempts in well under a second.
 FAST_DELIVERY = {
@@ -171,23 +177,6 @@ async def only_notice(
     if status is not None:
         found = [n for n in found if n["status"] == status]
     return found[0] if len(found) == 1 else None
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]] | Callable[[], Any], timeout: float = 15.0
-) -> Any:
-    """Poll until `check` returns something truthy; fail (with its last value) after `timeout`.
-    A bound on waiting for background work, not a timing assertion."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
-        await asyncio.sleep(0.05)
 
 
 def booking_payload(

@@ -11,12 +11,10 @@ gateway is the simulator, the only mocked party of the system.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -36,24 +34,13 @@ from tests.conftest import (
     REDIS_URL,
     TEST_SECRET,
     bearer,
+    eventually,
     running_system,
 )
 from tests.invariants import MoneyReport, check_money_invariants
 
 SEAT_PRICE = Decimal("120000.00")
 SERVICES = ("movie", "booking", "payment")
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    """Poll `check` until it returns something truthy (the saga is asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {check.__name__} -> {result!r}")
-        await asyncio.sleep(0.05)
 
 
 class Cinema:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -26,7 +25,11 @@ from boxoffice.core.events.local import LocalBus
 from boxoffice.core.events.rabbitmq import RabbitBus
 from boxoffice.core.runtime import Runtime
 from boxoffice.core.settings import Settings
-from tests.conftest import drop_databases_with_prefix, make_runtime
+from tests.conftest import (
+    drop_databases_with_prefix,
+    eventually,  # noqa: F401 (used by this folder's tests)
+    make_runtime,
+)
 
 shop_metadata = new_metadata()
 
@@ -47,18 +50,6 @@ ledger_entries = sa.Table(
     sa.Column("seq", sa.Integer),
     sa.Column("correlation_id", sa.String(128)),
 )
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    """Wait until `check()` returns something truthy (fails the test after `timeout`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout}s: {check.__name__}")
-        await asyncio.sleep(0.05)
 
 
 def metric(name: str, service: str, event: str | None = None) -> float:
