@@ -122,7 +122,11 @@ def create_service_app(
 ) -> FastAPI:
     """Build a service's FastAPI app on a runtime; the lifespan migrates, seeds and starts loops."""
     settings = runtime.settings
-    db = Database(database_url or settings.database_url_for(defn.name))
+    db = Database(
+        database_url or settings.database_url_for(defn.name),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     ctx = ServiceContext(name=defn.name, runtime=runtime, db=db)
 
     @contextlib.asynccontextmanager

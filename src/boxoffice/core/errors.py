@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger("boxoffice.errors")
@@ -173,6 +174,21 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "Invalid input"
 
 
+_UNREACHABLE_HINTS = ("too many clients", "connection", "connect", "timeout", "closed")
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    """The database could not be reached or had no connection to spare: a 503, not a bug."""
+    if isinstance(exc, (sa_exc.TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        text = f"{type(exc.orig).__name__} {exc.orig}".lower()
+        return any(hint in text for hint in _UNREACHABLE_HINTS)
+    return isinstance(exc, (ConnectionError, OSError))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error, framework ones included, in the design's shape; never leak a trace."""
 
@@ -197,6 +213,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(err)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _database_unreachable(exc):
+            log.warning("database_unavailable", path=request.url.path, error=repr(exc))
+            return error_response(
+                ServiceUnavailable(
+                    "Database busy or unavailable; retry shortly", headers={"Retry-After": "1"}
+                )
+            )
         log.exception("unhandled_error", path=request.url.path, error=repr(exc))
         return error_response(AppError())
 

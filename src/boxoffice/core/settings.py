@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     db_prefix: str = Field(
         "", alias="BOXOFFICE_DB_PREFIX", description="Prefix for the per-service database names"
     )
+    db_pool_size: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Database connections each service process keeps (PostgreSQL allows 100 in "
+        "all by default: 5 services x workers x (pool + overflow) must stay under it)",
+    )
+    db_max_overflow: int = Field(
+        5, ge=0, le=100, description="Extra database connections a process may open at peaks"
+    )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
     rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
     secret_key: str | None = Field(None, description="JWT signing key; required when distributed")

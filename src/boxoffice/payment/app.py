@@ -3,7 +3,7 @@
 from boxoffice.core.app import ServiceContext, ServiceDefinition
 from boxoffice.core.events import events_wiring
 from boxoffice.payment.consumers import handlers
-from boxoffice.payment.provider import SimulatedGateway
+from boxoffice.payment.provider import SharedLedger, SimulatedGateway
 from boxoffice.payment.routes import router
 from boxoffice.payment.sweeper import payment_sweeper
 
@@ -11,9 +11,13 @@ from boxoffice.payment.sweeper import payment_sweeper
 async def install_provider(ctx: ServiceContext) -> None:
     """The card gateway: one a runtime brings (`extras["payment_provider"]`), else the simulator."""
     settings = ctx.settings
+    redis = ctx.runtime.redis
+    prefix = f"{settings.db_prefix}bo:"
     ctx.state["provider"] = ctx.runtime.extras.get("payment_provider") or SimulatedGateway(
         latency_ms=settings.payment_gateway_latency_ms,
         timeout_seconds=settings.payment_gateway_timeout_seconds,
+        # Distributed mode may run several payment processes: they share one simulated bank.
+        ledger=SharedLedger(redis, prefix) if redis is not None else None,
     )
 
 

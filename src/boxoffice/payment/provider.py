@@ -8,12 +8,16 @@ reference twice moves money once and answers with the first transaction.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import string
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 DECLINE_TOKEN = "tok_decline"
 TIMEOUT_TOKEN = "tok_timeout"
@@ -85,6 +89,9 @@ class SimulatedGateway:
     refunds: dict[str, Refund] = field(default_factory=dict)
     charge_calls: int = 0
     refund_calls: int = 0
+    # The bank's own books, shared by every replica of the payment service (Redis) so a refund
+    # handled by one process finds the charge another made; None: this process alone.
+    ledger: SharedLedger | None = None
     # While paused, charges wait at the gateway (as a slow bank would) until resumed.
     _resumed: asyncio.Event | None = None
 
@@ -120,10 +127,16 @@ class SimulatedGateway:
             return existing
         made = Charge(reference=reference, transaction_id=transaction_id(), amount=amount)
         self.charges[reference] = made
+        if self.ledger is not None:
+            # Another replica may have charged this reference first: the bank's record wins.
+            made = self.charges[reference] = await self.ledger.put_charge(made)
         return made
 
     async def find_charge(self, reference: str) -> Charge | None:
-        return self.charges.get(reference)
+        found = self.charges.get(reference)
+        if found is None and self.ledger is not None:
+            found = await self.ledger.charge(reference)
+        return found
 
     async def refund(self, *, reference: str, transaction_id: str, amount: Decimal) -> Refund:
         self.refund_calls += 1
@@ -131,11 +144,13 @@ class SimulatedGateway:
         existing = self.refunds.get(reference)
         if existing is not None:
             return existing
-        charge = self.charges.get(reference)
+        charge = await self.find_charge(reference)
         if charge is None or charge.transaction_id != transaction_id:
             raise GatewayError(f"no charge {transaction_id} to refund")
         made = Refund(reference=reference, transaction_id=_refund_id(), amount=amount)
         self.refunds[reference] = made
+        if self.ledger is not None:
+            made = self.refunds[reference] = await self.ledger.put_refund(made)
         return made
 
     @property
@@ -148,3 +163,41 @@ class SimulatedGateway:
 
 def _refund_id() -> str:
     return "RFD" + transaction_id()[3:]
+
+
+class SharedLedger:
+    """The simulated bank's books in Redis: one record per payment reference, written once
+    (HSETNX), so every replica sees the same charges and refunds."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._charges = f"{prefix}gateway:charges"
+        self._refunds = f"{prefix}gateway:refunds"
+
+    async def _put(self, key: str, reference: str, record: Charge | Refund) -> dict[str, str]:
+        fields = {"transaction_id": record.transaction_id, "amount": str(record.amount)}
+        try:
+            await self._redis.hsetnx(key, reference, json.dumps(fields))
+            stored = await self._redis.hget(key, reference)
+        except RedisError as exc:
+            raise GatewayError(f"gateway unreachable: {exc}") from exc
+        return dict(json.loads(stored)) if stored else fields
+
+    async def _get(self, key: str, reference: str) -> dict[str, str] | None:
+        try:
+            stored = await self._redis.hget(key, reference)
+        except RedisError as exc:
+            raise GatewayError(f"gateway unreachable: {exc}") from exc
+        return dict(json.loads(stored)) if stored else None
+
+    async def put_charge(self, charge: Charge) -> Charge:
+        got = await self._put(self._charges, charge.reference, charge)
+        return Charge(charge.reference, got["transaction_id"], Decimal(got["amount"]))
+
+    async def charge(self, reference: str) -> Charge | None:
+        got = await self._get(self._charges, reference)
+        return Charge(reference, got["transaction_id"], Decimal(got["amount"])) if got else None
+
+    async def put_refund(self, refund: Refund) -> Refund:
+        got = await self._put(self._refunds, refund.reference, refund)
+        return Refund(refund.reference, got["transaction_id"], Decimal(got["amount"]))
