@@ -110,7 +110,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Sett
     """The running embedded system (its lifespan run by schemathesis's ASGI client) and the
     id of its admin."""
     settings = _settings(tmp_path_factory.mktemp("fuzz"))
-    app = create_embedded_app(settings, redis_runtime(settings))
+    runtime = redis_runtime(settings)
+    app = create_embedded_app(settings, runtime)
     try:
         with asgi.get_client(app) as client:
             login = client.post(
@@ -122,6 +123,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Sett
         asgi.shutdown_lifespans()
         asyncio.run(drop_databases_with_prefix(settings.db_prefix))
         asyncio.run(delete_redis_prefix(f"{settings.db_prefix}bo:"))
+        # The exchange and queues the services declared on the shared RabbitMQ go too.
+        asyncio.run(runtime.bus.delete_topology())
 
 
 @pytest.fixture(scope="module")
