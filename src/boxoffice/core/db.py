@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+import functools
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+import structlog
 from sqlalchemy import MetaData, Numeric, String, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -16,8 +22,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import DateTime, TypeDecorator
+
+log = structlog.get_logger("boxoffice.db")
 
 # Constraint names are stable across SQLite and PostgreSQL, so migrations can refer to them.
 NAMING_CONVENTION = {
@@ -92,13 +101,85 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class _SQLiteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, made safe to cancel and to outlive its event loop.
+
+    aiosqlite 0.22 (see omnilib/aiosqlite#389) has two ways to hang or crash at shutdown:
+    - `close()` ends by queueing a stop for its worker thread and awaiting it. When a task is
+      cancelled while SQLAlchemy closes an invalidated connection (a request cut off
+      mid-query, or shutdown cancelling everything), SQLAlchemy also force-stops the
+      connection; the worker ends at that first stop, and the second one, still awaited, never
+      runs. The pending close held the event loop's shutdown forever (a test hung in teardown).
+    - A worker still busy when the loop closes (SQLite waiting out a lock) hands its result to
+      the closed loop and dies with "Event loop is closed".
+    Here stopping awaits nothing, and the worker drops results nobody can receive any more.
+    """
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        # Daemon: a connection nobody closed must not keep the process alive at exit.
+        self._thread = threading.Thread(target=_sqlite_worker, args=(self._tx,), daemon=True)
+
+    def stop(self) -> None:  # type: ignore[override]
+        """Close the SQLite connection and end the worker, after what is queued already."""
+        self._running = False
+
+        def close_and_stop() -> object:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            return _STOP_WORKER
+
+        self._tx.put_nowait((None, close_and_stop))
+
+    async def close(self) -> None:
+        if self._connection is None:
+            return
+        try:
+            await self._execute(self._conn.close)
+        finally:
+            self._connection = None
+            self.stop()
+
+
+_STOP_WORKER = object()
+
+
+def _sqlite_worker(tx: Any) -> None:
+    """Run queued calls on this thread, handing each result back to its caller's loop."""
+    while True:
+        future, function = tx.get()
+        try:
+            result, error = function(), None
+        except BaseException as exc:
+            result, error = None, exc
+        if future is not None:
+            deliver = future.set_exception if error is not None else future.set_result
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                future.get_loop().call_soon_threadsafe(_settle, future, deliver, error or result)
+        if result is _STOP_WORKER:
+            return
+
+
+def _settle(future: Any, deliver: Callable[[Any], None], value: Any) -> None:
+    if not future.done():  # the caller may have been cancelled meanwhile
+        deliver(value)
+
+
+async def _connect_sqlite(path: str) -> aiosqlite.Connection:
+    return await _SQLiteConnection(
+        functools.partial(sqlite3.connect, path, timeout=30, check_same_thread=False)
+    )
+
+
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
     """An async engine for a service's database URL (PostgreSQL via asyncpg, or SQLite)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        path = parsed.database or ":memory:"
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, async_creator=functools.partial(_connect_sqlite, path))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
@@ -109,6 +190,37 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Async
         # A request waits this long for a free connection, then gets a 503 (never a 500).
         pool_timeout=10,
     )
+
+
+_AFTER_COMMIT = "boxoffice.after_commit"
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession | Session, action: AfterCommit) -> None:
+    """Run `action` once the session's transaction has committed (never after a rollback).
+
+    For work outside the database that must follow the data, not lead it: the seat board
+    learning of a sale, a cache forgetting a row. `Database.session()` (requests) and
+    `Database.transaction()` await it after the commit; a failing action is logged, since
+    the commit already stands.
+    """
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    for action in session.sync_session.info.pop(_AFTER_COMMIT, []):
+        try:
+            await action()
+        except Exception as exc:
+            log.warning(
+                "after_commit_failed", action=getattr(action, "__qualname__", "?"), error=repr(exc)
+            )
 
 
 class Database:
@@ -132,6 +244,15 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            await _run_after_commit(session)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work outside a request: committed when the block ends without error."""
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                yield session
+            await _run_after_commit(session)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
