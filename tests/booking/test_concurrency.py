@@ -14,7 +14,7 @@ import random
 import sqlalchemy as sa
 
 from boxoffice.booking.seats import guards_of
-from boxoffice.core.holds import MemorySeatHolds
+from boxoffice.core.seatboard import MemorySeatBoard
 from tests.booking.conftest import BOOK, booking_ctx, live_sales, movie_count_agrees
 from tests.conftest import delete_redis_prefix
 
@@ -115,10 +115,10 @@ async def test_random_overlapping_selections_sell_disjoint_seat_sets(api, make_s
 async def flush_holds(api):
     """Lose every hold, as a Redis flush (or restart) would."""
     runtime = api.runtime
-    if isinstance(runtime.holds, MemorySeatHolds):
-        runtime.holds = MemorySeatHolds()
+    if isinstance(runtime.seats, MemorySeatBoard):
+        runtime.seats = MemorySeatBoard()
     else:
-        await delete_redis_prefix(f"{runtime.settings.db_prefix}bo:hold")
+        await delete_redis_prefix(f"{runtime.settings.db_prefix}bo:")
 
 
 async def test_losing_every_hold_mid_race_still_sells_each_seat_once(api, make_show, customer):

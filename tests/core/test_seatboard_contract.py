@@ -1,4 +1,5 @@
-"""One contract for both seat-hold adapters: in-process (embedded) and Redis (distributed)."""
+"""One contract for both seat-board adapters: in-process (embedded) and Redis (distributed):
+holds (owned, all-or-nothing, expiring, capped), sales, snapshots, deltas and the live feed."""
 
 from __future__ import annotations
 
@@ -9,20 +10,29 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from boxoffice.core.holds import HoldsUnavailable, MemorySeatHolds, RedisSeatHolds, SeatHolds
+from boxoffice.core.seatboard import (
+    MemorySeatBoard,
+    RedisSeatBoard,
+    SeatBoard,
+    SeatBoardUnavailable,
+    now_ms,
+    public_status,
+)
 from tests.conftest import REDIS_URL, delete_redis_prefix
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def holds(request: pytest.FixtureRequest) -> AsyncIterator[SeatHolds]:
+async def holds(request: pytest.FixtureRequest) -> AsyncIterator[SeatBoard]:
     if request.param == "memory":
-        yield MemorySeatHolds()
+        yield MemorySeatBoard()
         return
     prefix = f"t{uuid.uuid4().hex[:10]}_bo:"
     redis = Redis.from_url(REDIS_URL)
     try:
-        yield RedisSeatHolds(redis, prefix)
+        board = RedisSeatBoard(redis, prefix)
+        yield board
     finally:
+        await board.aclose()
         await redis.aclose()
         await delete_redis_prefix(prefix)
 
@@ -120,13 +130,13 @@ async def test_overlapping_multi_seat_requests_never_share_a_seat(holds):
 
 async def test_redis_down_is_reported_as_holds_unavailable():
     redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-    holds = RedisSeatHolds(redis, "down:")
+    holds = RedisSeatBoard(redis, "down:")
     try:
-        with pytest.raises(HoldsUnavailable):
+        with pytest.raises(SeatBoardUnavailable):
             await holds.hold(SHOW, ids(1), "alice", 60)
-        with pytest.raises(HoldsUnavailable):
+        with pytest.raises(SeatBoardUnavailable):
             await holds.release(SHOW, ids(1), "alice")
-        with pytest.raises(HoldsUnavailable):
+        with pytest.raises(SeatBoardUnavailable):
             await holds.holders(SHOW)
     finally:
         await redis.aclose()
@@ -136,7 +146,7 @@ async def test_redis_keys_share_the_showtime_hash_tag():
     prefix = f"t{uuid.uuid4().hex[:10]}_bo:"
     redis = Redis.from_url(REDIS_URL)
     try:
-        holds = RedisSeatHolds(redis, prefix)
+        holds = RedisSeatBoard(redis, prefix)
         seat = ids(1)[0]
         await holds.hold(SHOW, [seat], "alice", 60)
         keys = sorted([k.decode() async for k in redis.scan_iter(match=f"{prefix}*")])
@@ -146,3 +156,132 @@ async def test_redis_keys_share_the_showtime_hash_tag():
     finally:
         await redis.aclose()
         await delete_redis_prefix(prefix)
+
+
+# The board: sales, snapshots, deltas and the feed.
+
+
+async def test_the_board_is_not_ready_until_installed_from_the_database(holds):
+    a, b = ids(2)
+    assert await holds.snapshot(SHOW) is None
+    held = await holds.hold(SHOW, [b], "alice", 60)
+    assert held.ok and not held.knows_sales  # sold seats are the database's to say, for now
+
+    version = await holds.install(SHOW, {a: "B"})
+
+    snapshot = await holds.snapshot(SHOW)
+    assert snapshot is not None and snapshot.version == version
+    assert snapshot.states[a] == "B"
+    assert public_status(snapshot.states[b], "alice", 0) == "mine"
+    assert await holds.install(SHOW, {}) == version  # a second install changes nothing
+
+
+async def test_sold_seats_are_refused_once_the_board_knows_them(holds):
+    a, b = ids(2)
+    await holds.install(SHOW, {a: "B"})
+    refused = await holds.hold(SHOW, [b, a], "bob", 60)
+    assert not refused.ok and refused.taken == (a,) and refused.knows_sales
+    assert await holds.holders(SHOW) == {}
+
+
+async def test_selling_ends_the_owners_holds_and_freeing_gives_the_seats_back(holds):
+    a, b, c = ids(3)
+    await holds.install(SHOW, {})
+    await holds.hold(SHOW, [a, b], "alice", 60)
+    await holds.hold(SHOW, [c], "carol", 60)
+
+    await holds.sell(SHOW, [a, b], "alice")
+    await holds.free(SHOW, [a, c])  # only sold seats are freed: carol keeps her hold
+
+    snapshot = await holds.snapshot(SHOW)
+    assert snapshot is not None and snapshot.states[b] == "B" and a not in snapshot.states
+    assert public_status(snapshot.states[c], "bob", 0) == "held"
+    assert await holds.holders(SHOW) == {c: "carol"}
+    assert (await holds.hold(SHOW, [a], "bob", 60)).ok
+
+
+async def test_changes_since_a_version_are_the_newest_states_of_the_seats_that_changed(holds):
+    a, b = ids(2)
+    start = await holds.install(SHOW, {})
+    await holds.hold(SHOW, [a], "alice", 60)
+    await holds.sell(SHOW, [a], "alice")
+    await holds.hold(SHOW, [b], "bob", 60)
+    await holds.release(SHOW, [b], "bob")
+
+    delta = await holds.changes_since(SHOW, start)
+
+    assert delta.states == {a: "B", b: ""}
+    assert delta.version == (await holds.snapshot(SHOW)).version == start + 4
+    assert (await holds.changes_since(SHOW, delta.version)).states == {}
+    # a version from before the install (or any unknown one) asks for a snapshot
+    assert (await holds.changes_since(SHOW, start - 1)).states is None
+    assert (await holds.changes_since(SHOW, delta.version + 7)).states is None
+
+
+async def test_a_change_made_while_the_install_read_the_database_is_kept(holds):
+    sold_then_freed, sold_later = ids(2)
+    read_from_database = [sold_then_freed]  # the install's read, a moment before:
+    await holds.free(SHOW, [sold_then_freed])  # ...that booking is cancelled meanwhile
+    await holds.sell(SHOW, [sold_later], "dave")  # ...and another committed
+
+    await holds.install(SHOW, {s: "B" for s in read_from_database})
+
+    snapshot = await holds.snapshot(SHOW)
+    assert snapshot is not None and snapshot.states == {sold_later: "B"}
+
+
+async def test_listeners_hear_every_change_in_order_and_a_reset_on_rebuild(holds):
+    a = ids(1)[0]
+    await holds.install(SHOW, {})
+    async with holds.listen(SHOW) as feed:
+        await holds.hold(SHOW, [a], "alice", 60)
+        await holds.sell(SHOW, [a], "alice")
+        first = await asyncio.wait_for(anext(feed), 2)
+        second = await asyncio.wait_for(anext(feed), 2)
+    assert public_status(first.states[a], "alice", 0) == "mine"
+    assert second.states == {a: "B"} and second.version == first.version + 1
+
+
+async def test_a_lapsed_hold_leaves_the_board_and_listeners_hear_it(holds):
+    a = ids(1)[0]
+    await holds.install(SHOW, {})
+    await holds.hold(SHOW, [a], "alice", 1)
+    async with holds.listen(SHOW) as feed:
+        await asyncio.sleep(1.1)
+        await holds.prune(SHOW)
+        change = await asyncio.wait_for(anext(feed), 2)
+    assert change.states == {a: ""}
+    assert (await holds.snapshot(SHOW)).states == {}
+
+
+def test_what_a_seat_map_shows_for_each_state():
+    assert public_status("B", "alice", 5) == "booked"
+    assert public_status("H10:alice", "alice", 5) == "mine"
+    assert public_status("H10:alice", "bob", 5) == "held"
+    assert public_status("H10:alice", None, 5) == "held"
+    assert public_status("H10:alice", "alice", 10) == "available"  # lapsed
+
+
+async def test_the_version_says_whether_a_copy_is_current(holds):
+    assert await holds.version(SHOW) is None
+    installed = await holds.install(SHOW, {})
+    assert await holds.version(SHOW) == installed
+    await holds.hold(SHOW, ids(1), "alice", 60)
+    assert await holds.version(SHOW) == installed + 1
+
+
+async def test_an_unpaid_sale_frees_its_seats_when_its_time_runs_out_unless_paid(holds):
+    unpaid, paid = ids(2)
+    await holds.install(SHOW, {})
+    soon = now_ms() + 800
+    await holds.sell(SHOW, [unpaid, paid], "alice", unpaid_until_ms=soon)
+    await holds.confirm(SHOW, [paid])
+    assert not (await holds.hold(SHOW, [unpaid], "bob", 60)).ok
+
+    await asyncio.sleep(1.0)
+
+    snapshot = await holds.snapshot(SHOW)
+    assert public_status(snapshot.states[unpaid], "bob", now_ms()) == "available"
+    assert public_status(snapshot.states[paid], "bob", now_ms()) == "booked"
+    assert (await holds.hold(SHOW, [unpaid], "bob", 60)).ok  # ran out: free to take
+    assert not (await holds.hold(SHOW, [paid], "bob", 60)).ok

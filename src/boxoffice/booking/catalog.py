@@ -1,38 +1,44 @@
-"""What booking reads from the movie service (showtimes and seat layouts), cached.
+"""What booking reads from the movie service (showtimes and seat layouts), kept parsed in memory.
 
-Calls go through the runtime's ServiceClient (timeout, retries with backoff, circuit breaker);
-a movie service that is down or answers nonsense becomes a 503, never a 500. Answers are
-cached (the catalog changes rarely) and concurrent misses of one key share a single call, so a
-rush of buyers for a new showtime sends one request to the movie service, not hundreds.
+A showtime's details and a theater's layout are read on every hold and booking, and almost never
+change, so each process keeps them as parsed, immutable objects: no JSON is validated per
+request. An entry is dropped when the movie service announces a change (`showtime.updated`,
+`theater.updated`, `movie.updated`, see `events.py`) and lives at most `TTL_SECONDS` anyway.
+Concurrent misses of one key share a single call, so a rush of buyers for a new showtime sends
+one request to the movie service, not hundreds. Calls go through the runtime's ServiceClient
+(timeout, retries with backoff, circuit breaker): a movie service that is down or answers
+nonsense becomes a 503, never a 500.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from boxoffice.booking.errors import ShowtimeNotFound
+from boxoffice.booking.errors import SeatsNotInTheater, ShowtimeNotFound
 from boxoffice.core.errors import ServiceUnavailable
-from boxoffice.core.kv import Cache
 from boxoffice.core.observability import CACHE_HITS, CACHE_MISSES
 from boxoffice.core.runtime import Runtime
 
 log = structlog.get_logger("boxoffice.booking.catalog")
 
-SHOWTIME_TTL_SECONDS = 30
-SEATS_TTL_SECONDS = 300
+TTL_SECONDS = 60.0
+MAX_ENTRIES = 2_000
 
 
 class ShowtimeInfo(BaseModel):
     """A showtime as the movie service describes it (the fields booking reads)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: uuid.UUID
     movie_id: uuid.UUID | None = None
@@ -69,51 +75,125 @@ class SeatInfo(BaseModel):
 _SEATS = TypeAdapter(list[SeatInfo])
 
 
-class MovieCatalog:
-    """Booking's read-through view of the movie service."""
+@dataclass(frozen=True)
+class Layout:
+    """A theater's seats, in order, and by id."""
+
+    theater_id: uuid.UUID
+    seats: tuple[SeatInfo, ...]
+    by_id: dict[uuid.UUID, SeatInfo] = field(repr=False)
+
+    @classmethod
+    def of(cls, theater_id: uuid.UUID, seats: Sequence[SeatInfo]) -> Layout:
+        return cls(theater_id, tuple(seats), {s.id: s for s in seats})
+
+    def pick(self, seat_ids: Sequence[uuid.UUID]) -> list[SeatInfo]:
+        """The seats with these ids, in that order; SeatsNotInTheater names any stranger."""
+        unknown = [str(i) for i in seat_ids if i not in self.by_id]
+        if unknown:
+            raise SeatsNotInTheater(unknown)
+        return [self.by_id[i] for i in seat_ids]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Memo(Generic[K, V]):
+    """Parsed values by key for at most `ttl` seconds; concurrent misses share one load."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._values: dict[K, tuple[V, float]] = {}
+        self._inflight: dict[K, asyncio.Future[V]] = {}
+
+    def forget(self, match: Callable[[K, V], bool]) -> None:
+        for key in [k for k, (v, _) in self._values.items() if match(k, v)]:
+            del self._values[key]
+
+    def clear(self) -> None:
+        self._values.clear()
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V]], label: str) -> V:
+        entry = self._values.get(key)
+        if entry is not None and entry[1] > time.monotonic():
+            CACHE_HITS.labels("booking", label).inc()
+            return entry[0]
+        CACHE_MISSES.labels("booking", label).inc()
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await load()
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # retrieved: an unawaited future logs nothing
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        future.set_result(value)
+        if len(self._values) >= MAX_ENTRIES:
+            self._values.clear()
+        self._values[key] = (value, time.monotonic() + self.ttl)
+        return value
+
+
+class CatalogClient:
+    """Booking's read-through view of the movie service's catalog, one per process."""
 
     def __init__(self, runtime: Runtime, caller: str = "booking") -> None:
         self._runtime = runtime
         self._caller = caller
-        self._inflight: dict[str, asyncio.Future[str | None]] = {}
-
-    @property
-    def _cache(self) -> Cache:
-        return self._runtime.cache
+        self._showtimes: _Memo[uuid.UUID, ShowtimeInfo] = _Memo(TTL_SECONDS)
+        self._layouts: _Memo[uuid.UUID, Layout] = _Memo(TTL_SECONDS)
 
     async def showtime(self, showtime_id: uuid.UUID) -> ShowtimeInfo:
         """The showtime, or ShowtimeNotFound (404); ServiceUnavailable when movie is down."""
-        raw = await self._cached(
-            f"booking:showtime:{showtime_id}",
-            SHOWTIME_TTL_SECONDS,
-            lambda: self._fetch(f"/showtimes/{showtime_id}"),
-            "showtime",
-        )
-        if raw is None:
-            raise ShowtimeNotFound(f"Showtime {showtime_id} not found")
-        try:
-            return ShowtimeInfo.model_validate_json(raw)
-        except ValidationError as exc:
-            raise self._nonsense("showtime", exc)
 
-    async def seats(self, theater_id: uuid.UUID) -> list[SeatInfo]:
-        """The theater's seats (empty when the movie service knows no such theater)."""
-        raw = await self._cached(
-            f"booking:seats:{theater_id}",
-            SEATS_TTL_SECONDS,
-            lambda: self._fetch(f"/seats/{theater_id}"),
-            "seats",
-        )
-        if raw is None:
-            return []
-        try:
-            return _SEATS.validate_json(raw)
-        except ValidationError as exc:
-            raise self._nonsense("seats", exc)
+        async def load() -> ShowtimeInfo:
+            raw = await self._fetch(f"/showtimes/{showtime_id}")
+            if raw is None:  # not remembered: an unknown id must not crowd out real ones
+                raise ShowtimeNotFound(f"Showtime {showtime_id} not found")
+            return self._parse(ShowtimeInfo.model_validate_json, raw)
 
-    def _nonsense(self, what: str, exc: ValidationError) -> ServiceUnavailable:
-        log.error("movie_answer_unreadable", what=what, error=str(exc)[:500])
-        return ServiceUnavailable(f"movie service sent an unreadable {what}")
+        return await self._showtimes.get(showtime_id, load, "showtime")
+
+    async def layout(self, theater_id: uuid.UUID) -> Layout:
+        """The theater's seats (none when the movie service knows no such theater)."""
+
+        async def load() -> Layout:
+            raw = await self._fetch(f"/seats/{theater_id}")
+            seats = [] if raw is None else self._parse(_SEATS.validate_json, raw)
+            return Layout.of(theater_id, seats)
+
+        return await self._layouts.get(theater_id, load, "seats")
+
+    def forget_showtime(self, showtime_id: uuid.UUID) -> None:
+        self._showtimes.forget(lambda key, _: key == showtime_id)
+
+    def forget_movie(self, movie_id: uuid.UUID) -> None:
+        """Showtimes carry their movie's title: a changed movie drops them."""
+        self._showtimes.forget(lambda _, show: show.movie_id == movie_id)
+
+    def forget_theater(self, theater_id: uuid.UUID) -> None:
+        self._layouts.forget(lambda key, _: key == theater_id)
+        self._showtimes.forget(lambda _, show: show.theater_id == theater_id)
+
+    def forget_everything(self) -> None:
+        self._showtimes.clear()
+        self._layouts.clear()
+
+    def _parse(self, parse: Callable[[str], V], raw: str) -> V:
+        try:
+            return parse(raw)
+        except ValidationError as exc:
+            log.error("movie_answer_unreadable", error=str(exc)[:500])
+            raise ServiceUnavailable("movie service sent an unreadable answer") from exc
 
     async def _fetch(self, path: str) -> str | None:
         """GET from the movie service: the body, or None for a 404."""
@@ -124,45 +204,3 @@ class MovieCatalog:
             log.error("movie_unexpected_status", path=path, status=response.status_code)
             raise ServiceUnavailable(f"movie service answered {response.status_code}")
         return response.text
-
-    async def _cached(
-        self,
-        key: str,
-        ttl: int,
-        fetch: Callable[[], Awaitable[str | None]],
-        label: str,
-    ) -> str | None:
-        try:
-            hit = await self._cache.get(key)
-        except Exception as exc:  # a cache outage only costs a call to the movie service
-            log.warning("cache_unavailable", key=key, error=repr(exc))
-            hit = None
-        if hit is not None:
-            CACHE_HITS.labels("booking", label).inc()
-            return hit
-        CACHE_MISSES.labels("booking", label).inc()
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            value = await fetch()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            future.set_exception(exc)
-            # Waiters re-raise it; mark it retrieved so an unawaited future logs nothing.
-            future.exception()
-            raise
-        else:
-            future.set_result(value)
-        finally:
-            self._inflight.pop(key, None)
-        if value is not None:
-            try:
-                await self._cache.set(key, value, ttl)
-            except Exception as exc:
-                log.warning("cache_unavailable", key=key, error=repr(exc))
-        return value

@@ -34,9 +34,8 @@ from boxoffice.booking.models import (
 )
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
-from boxoffice.core.db import utcnow
+from boxoffice.core.db import after_commit, utcnow
 from boxoffice.core.events import record_event
-from boxoffice.core.holds import HoldsUnavailable
 
 log = structlog.get_logger("boxoffice.booking.lifecycle")
 
@@ -75,18 +74,33 @@ def booking_payload(booking: Booking, **extra: Any) -> dict[str, Any]:
     }
 
 
-def emit(session: AsyncSession, name: str, booking: Booking, **extra: Any) -> None:
+def record_booking_event(
+    session: AsyncSession, name: str, booking: Booking, **extra: Any
+) -> None:
+    """Add a `booking.*` event to the outbox, in the caller's transaction."""
     record_event(session, name, booking_payload(booking, **extra), aggregate_id=booking.id)
 
 
-async def release_holds(ctx: ServiceContext, booking: Booking) -> None:
-    """Drop the owner's holds on a booking's seats (best effort: holds only advise)."""
-    try:
-        await ctx.runtime.holds.release(
-            str(booking.showtime_id), [str(s.seat_id) for s in booking.seats], str(booking.user_id)
-        )
-    except HoldsUnavailable as exc:
-        log.warning("holds_unavailable", action="release", error=str(exc))
+def confirm_seats_after_commit(
+    session: AsyncSession, ctx: ServiceContext, booking: Booking
+) -> None:
+    """Once the payment's confirmation commits, the booking's seats are sold for good."""
+    showtime, seats = str(booking.showtime_id), [str(s.seat_id) for s in booking.seats]
+
+    async def confirm() -> None:
+        await ctx.runtime.seats.confirm(showtime, seats)
+
+    after_commit(session, confirm)
+
+
+def free_seats_after_commit(session: AsyncSession, ctx: ServiceContext, booking: Booking) -> None:
+    """Once the transaction that ended the booking commits, its seats are free on the board."""
+    showtime, seats = str(booking.showtime_id), [str(s.seat_id) for s in booking.seats]
+
+    async def free() -> None:
+        await ctx.runtime.seats.free(showtime, seats)
+
+    after_commit(session, free)
 
 
 class Lifecycle:
@@ -105,11 +119,11 @@ class Lifecycle:
     async def _close(
         self, booking_id: uuid.UUID, seat_status: str, event: str, **extra: Any
     ) -> Booking:
-        """After a transition that frees seats: seats follow, the event, holds dropped."""
+        """After a transition that frees seats: seats follow, the event, the board after commit."""
         await repo.set_seats_status(self.session, booking_id, seat_status)
         booking = await self._reload(booking_id)
-        emit(self.session, event, booking, **extra)
-        await release_holds(self.ctx, booking)
+        record_booking_event(self.session, event, booking, **extra)
+        free_seats_after_commit(self.session, self.ctx, booking)
         return booking
 
     async def expire(self, booking_id: uuid.UUID, now: dt.datetime | None = None) -> bool:
@@ -190,7 +204,9 @@ class Lifecycle:
             )
             if moved:
                 await repo.set_seats_status(self.session, booking_id, CONFIRMED)
-                emit(self.session, "booking.confirmed", await self._reload(booking_id))
+                confirmed = await self._reload(booking_id)
+                record_booking_event(self.session, "booking.confirmed", confirmed)
+                confirm_seats_after_commit(self.session, self.ctx, confirmed)
                 return
             booking = await self._reload(booking_id)
         if booking.status == PENDING and await self.expire(booking_id, now):
@@ -201,7 +217,7 @@ class Lifecycle:
             CONFIRMED: "already_paid",
         }.get(booking.status, "booking_unpayable")
         log.warning("payment_rejected", booking_id=str(booking_id), reason=reason)
-        emit(
+        record_booking_event(
             self.session,
             "booking.payment_rejected",
             booking,

@@ -25,6 +25,8 @@ class LiveSeat:
     seat_row: str
     seat_number: int
     overdue: bool
+    # When the booking is still unpaid: the time it runs out.
+    unpaid_until: dt.datetime | None = None
 
 
 async def get_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:
@@ -97,6 +99,7 @@ async def live_seats(
             seat_row=r.seat_row,
             seat_number=r.seat_number,
             overdue=r.status == PENDING and r.expires_at <= now,
+            unpaid_until=r.expires_at if r.status == PENDING else None,
         )
         for r in rows
     ]

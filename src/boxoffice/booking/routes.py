@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import StreamingResponse
 
+from boxoffice.booking import live
 from boxoffice.booking.errors import (
     BookingNotCancellable,
     BookingNotFound,
@@ -27,7 +29,7 @@ from boxoffice.booking.schemas import (
     SeatStatusOut,
     SuggestedSeat,
 )
-from boxoffice.booking.seats import SeatService
+from boxoffice.booking.seats import SeatService, catalog_of
 from boxoffice.booking.service import BookingService
 from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import CurrentUser, OptionalUser, StaffUser
@@ -151,11 +153,51 @@ async def release_seats(body: SeatSelection, user: CurrentUser, seats: Seats) ->
     return await seats.release(user, body)
 
 
-@router.get("/showtimes/{showtime_id}/seat-status", response_model=SeatStatusOut)
-async def seat_status(showtime_id: uuid.UUID, user: OptionalUser, seats: Seats) -> SeatStatusOut:
+@router.get(
+    "/showtimes/{showtime_id}/seat-status",
+    response_model=SeatStatusOut,
+    responses=responses(ShowtimeNotFound, ServiceUnavailable),
+)
+async def seat_status(
+    showtime_id: uuid.UUID,
+    user: OptionalUser,
+    seats: Seats,
+    since: Annotated[
+        int | None, Query(ge=0, description="A version from an earlier answer: only changes")
+    ] = None,
+) -> SeatStatusOut:
     """Seats of a showtime that are not free: held, booked, or the caller's own hold
-    (docs/contracts.md; the movie service's available-seats reads it)."""
-    return SeatStatusOut(showtime_id=showtime_id, seats=await seats.seat_status(showtime_id, user))
+    (docs/contracts.md; the movie service's available-seats reads it). With `since`, only
+    what changed after that version."""
+    version, full, states = await seats.seat_status(showtime_id, user, since)
+    return SeatStatusOut(showtime_id=showtime_id, version=version, full=full, seats=states)
+
+
+@router.get(
+    "/showtimes/{showtime_id}/seat-events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Seat changes"},
+        **responses(ShowtimeNotFound, ServiceUnavailable),
+    },
+)
+async def seat_events(
+    showtime_id: uuid.UUID,
+    user: OptionalUser,
+    ctx: Context,
+    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+) -> StreamingResponse:
+    """A server-sent-events stream of the showtime's seat changes: a `snapshot`, then a
+    `change` per change (each seat's new status, freed seats as `available`); the event id is
+    the version, so a reconnecting browser resumes where it left off."""
+    # Checked before the stream starts: once it has, an error can no longer be an answer.
+    await catalog_of(ctx).showtime(showtime_id)
+    return StreamingResponse(
+        live.seat_events(ctx, showtime_id, user, last_event_id),
+        media_type="text/event-stream",
+        # No buffering in NGINX, no caching anywhere: each change goes out as it happens.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get(

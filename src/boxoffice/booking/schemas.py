@@ -125,13 +125,20 @@ class BookingOut(BaseModel):
         )
 
 
-SeatState = Literal["held", "booked", "mine"]
+SeatState = Literal["available", "held", "booked", "mine"]
 
 
 class SeatStatusOut(BaseModel):
-    """The seats of a showtime that are not free (docs/contracts.md); free seats are omitted."""
+    """The seats of a showtime that are not free (docs/contracts.md); free seats are omitted.
+
+    With `?since=VERSION` and `full` false: only the seats that changed after that version,
+    freed ones as `available`. `full` true means every non-free seat is listed (the version
+    asked about was too old to answer with changes).
+    """
 
     showtime_id: uuid.UUID
+    version: int = Field(description="Pass it back as `since` to get only what changed")
+    full: bool = True
     seats: dict[str, SeatState]
 
 

@@ -1,7 +1,7 @@
 """The booking rules: booking seats, and reading bookings.
 
-Defences against a double sale, fastest first: the caller's holds (per seat, atomic,
-all-or-nothing), a read of the live seats, and finally the database's unique index over
+Defences against a double sale, fastest first: the seat board (per-seat holds, atomic and
+all-or-nothing, which also knows the sold seats), and finally the database's unique index over
 (showtime, seat) of live booking seats, which decides whatever Redis says or whether it is up.
 """
 
@@ -14,19 +14,20 @@ from decimal import Decimal
 
 import structlog
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.booking import repository as repo
-from boxoffice.booking.catalog import SeatInfo, ShowtimeInfo
+from boxoffice.booking.catalog import Layout, SeatInfo, ShowtimeInfo
 from boxoffice.booking.errors import BookingNotFound, SeatSelectionLeavesGap
-from boxoffice.booking.lifecycle import Lifecycle, emit, release_holds
+from boxoffice.booking.lifecycle import Lifecycle, record_booking_event
 from boxoffice.booking.models import PENDING, Booking, BookingSeat
 from boxoffice.booking.schemas import SeatSelection
 from boxoffice.booking.seat_rules import stranded_seats
 from boxoffice.booking.seats import SeatService, label, taken_error
+from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError, Conflict, PermissionDenied
-from boxoffice.core.holds import HoldsUnavailable
 from boxoffice.core.observability import BOOKINGS
 
 log = structlog.get_logger("boxoffice.booking")
@@ -39,8 +40,14 @@ def new_booking_code() -> str:
     return "BK" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
 
 
-class BookingService(SeatService):
+class BookingService:
     """One request's view of the booking rules."""
+
+    def __init__(self, session: AsyncSession, ctx: ServiceContext) -> None:
+        self.session = session
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.seats = SeatService(session, ctx)
 
     async def book(self, user: Principal, body: SeatSelection) -> Booking:
         """Book seats that are free or held by the caller; count the attempt by outcome."""
@@ -59,53 +66,54 @@ class BookingService(SeatService):
         return booking
 
     async def _book(self, user: Principal, body: SeatSelection) -> Booking:
-        showtime, layout, chosen = await self._selection(body)
-        now = utcnow()
-        wanted = [s.id for s in chosen]
-        live = await repo.live_seats(self.session, showtime.id, now, wanted)
-        # Seats of bookings that ran out unpaid are free: expire those bookings now rather
-        # than wait for the sweeper (their seats' rows would still block the unique index).
-        lifecycle = Lifecycle(self.session, self.ctx)
-        for booking_id in {s.booking_id for s in live if s.overdue}:
-            await lifecycle.expire(booking_id, now)
-        sold = [s for s in live if not s.overdue]
-        if sold:
-            raise taken_error(sold)
+        """One hold script (the caller's own holds extend; others' refuse), then one
+        transaction in which the unique index over live seats decides; the seat board learns
+        of the sale after the commit."""
+        showtime, layout, chosen = await self.seats.selection(body)
         if showtime.enforce_seat_rules:
-            await self._check_seat_rules(user, showtime.id, layout, wanted, now)
-
+            await self._check_seat_rules(user, showtime.id, layout, [s.id for s in chosen])
         acquired: tuple[str, ...] = ()
-        if self.guards.holds:
-            try:
-                result = await self.holds.hold(
-                    str(showtime.id),
-                    [str(i) for i in wanted],
-                    str(user.user_id),
-                    self.settings.seat_hold_ttl_seconds,
-                )
-            except HoldsUnavailable as exc:
-                log.warning("holds_unavailable", action="book", error=str(exc))
-            else:
-                self._raise_unless_held(result, chosen)
-                acquired = result.acquired
-
-        booking = self._new_booking(user, showtime, chosen, now)
-        try:
-            await repo.add_booking(self.session, booking, booking.seats)
-        except IntegrityError:
-            # Someone else's booking of one of these seats committed first: the database
-            # refused ours. Name the seats from a fresh look, after dropping what we held.
-            await self.session.rollback()
-            await self._release_quietly(showtime.id, acquired, user)
-            sold = await self._sold(showtime.id, utcnow(), wanted)
-            if sold:
-                raise taken_error(sold)
-            raise Conflict("The booking could not be saved; please try again")
-        emit(self.session, "booking.created", booking)
-        # The seats are the booking's now (the unique index guards them); holds would only
-        # count against the caller's hold cap.
-        await release_holds(self.ctx, booking)
+        if self.seats.guards.holds:
+            held = await self.seats.claim(user, showtime, chosen)
+            acquired = held.acquired if held is not None else ()
+        booking = await self._insert(user, showtime, chosen, acquired)
+        record_booking_event(self.session, "booking.created", booking)
+        self.seats.sell_after_commit(booking)
         return booking
+
+    async def _insert(
+        self,
+        user: Principal,
+        showtime: ShowtimeInfo,
+        chosen: list[SeatInfo],
+        acquired: tuple[str, ...],
+    ) -> Booking:
+        """Insert the booking; when the index refuses it, free what ran out unpaid and try once
+        more, else name the seats someone else has."""
+        wanted = [s.id for s in chosen]
+        for attempt in (1, 2):
+            booking = self._new_booking(user, showtime, chosen, utcnow())
+            try:
+                await repo.add_booking(self.session, booking, booking.seats)
+                return booking
+            except IntegrityError:
+                # Nothing was written before the insert, so rolling back loses nothing.
+                await self.session.rollback()
+            now = utcnow()
+            live = await repo.live_seats(self.session, showtime.id, now, wanted)
+            sold = [s for s in live if not s.overdue]
+            overdue = {s.booking_id for s in live if s.overdue}
+            if sold or not overdue or attempt == 2:
+                await self.seats.release_quietly(showtime.id, acquired, user)
+                if sold:
+                    raise taken_error(sold)
+                raise Conflict("The booking could not be saved; please try again")
+            # Seats of bookings that ran out unpaid are free: expire those now (their own
+            # transaction: facts of their own) rather than wait for the sweeper.
+            async with self.ctx.db.transaction() as session:
+                for booking_id in overdue:
+                    await Lifecycle(session, self.ctx).expire(booking_id, now)
+        raise AssertionError("unreachable")
 
     def _new_booking(
         self, user: Principal, showtime: ShowtimeInfo, chosen: list[SeatInfo], now: dt.datetime
@@ -150,16 +158,11 @@ class BookingService(SeatService):
         )
 
     async def _check_seat_rules(
-        self,
-        user: Principal,
-        showtime_id: uuid.UUID,
-        layout: list[SeatInfo],
-        wanted: list[uuid.UUID],
-        now: dt.datetime,
+        self, user: Principal, showtime_id: uuid.UUID, layout: Layout, wanted: list[uuid.UUID]
     ) -> None:
         """Where the showtime asks for it: refuse a selection that strands a single seat."""
-        taken = await self._unavailable_to(user, showtime_id, now)
-        stranded = stranded_seats(layout, taken, set(wanted))
+        taken = await self.seats.unavailable_to(user, showtime_id)
+        stranded = stranded_seats(list(layout.seats), taken, set(wanted))
         if stranded:
             labels = [label(s) for s in stranded]
             raise SeatSelectionLeavesGap(labels, [str(s.id) for s in stranded])

@@ -37,7 +37,7 @@ async def sweep_once(ctx: ServiceContext) -> int:
         progressed = False
         for booking_id in ids:
             try:
-                async with ctx.db.sessionmaker() as session, session.begin():
+                async with ctx.db.transaction() as session:
                     if await Lifecycle(session, ctx).expire(booking_id):
                         expired += 1
                 progressed = True

@@ -17,7 +17,6 @@ from redis.backoff import NoBackoff
 from boxoffice.core.events.bus import EventBus
 from boxoffice.core.events.local import LocalBus
 from boxoffice.core.events.rabbitmq import RabbitBus
-from boxoffice.core.holds import MemorySeatHolds, RedisSeatHolds, SeatHolds
 from boxoffice.core.http import ServiceClient
 from boxoffice.core.kv import (
     Cache,
@@ -27,6 +26,7 @@ from boxoffice.core.kv import (
     RedisRevocationStore,
     RevocationStore,
 )
+from boxoffice.core.seatboard import MemorySeatBoard, RedisSeatBoard, SeatBoard
 from boxoffice.core.settings import Settings
 
 
@@ -42,8 +42,9 @@ class Runtime:
     transports: dict[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
     clients: dict[tuple[str, str], ServiceClient] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
-    # Seat holds (booking): in-process by default, Redis in distributed mode.
-    holds: SeatHolds = field(default_factory=MemorySeatHolds)
+    # The seat board (holds and sales of every showtime; booking writes it, seat maps read
+    # it): in-process by default, Redis in distributed mode.
+    seats: SeatBoard = field(default_factory=MemorySeatBoard)
     # The event bus (core/events): in-process broker in embedded mode, RabbitMQ when distributed.
     bus: EventBus | None = None
 
@@ -75,6 +76,9 @@ class Runtime:
         self.clients.clear()
         if self.bus is not None:
             await self.bus.aclose()
+        close_seats = getattr(self.seats, "aclose", None)
+        if close_seats is not None:
+            await close_seats()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -105,7 +109,7 @@ def redis_runtime(settings: Settings) -> Runtime:
         cache=RedisCache(redis, prefix),
         revocations=RedisRevocationStore(redis, prefix),
         redis=redis,
-        holds=RedisSeatHolds(redis, prefix),
+        seats=RedisSeatBoard(redis, prefix),
         bus=rabbit_bus(settings),
     )
 

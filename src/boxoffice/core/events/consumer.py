@@ -142,7 +142,7 @@ class EventProcessor:
 
     async def _once(self, event: Event) -> None:
         """The inbox row and the handler's work, committed together or not at all."""
-        async with self.ctx.db.sessionmaker() as session, session.begin():
+        async with self.ctx.db.transaction() as session:
             seen = await session.scalar(
                 select(InboxEvent.event_id).where(InboxEvent.event_id == event.id)
             )
