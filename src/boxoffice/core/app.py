@@ -190,7 +190,9 @@ def create_service_app(
         allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"],
         allow_headers=["Authorization", "Content-Type", "X-Correlation-ID", "Idempotency-Key"],
     )
-    app.add_middleware(ObservabilityMiddleware, service=defn.name)
+    app.add_middleware(
+        ObservabilityMiddleware, service=defn.name, access_log_sample=settings.access_log_sample
+    )
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import sys
 import time
 import uuid
@@ -101,12 +102,20 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     )
 
 
-class ObservabilityMiddleware:
-    """Correlation id in and out, request metrics by route template, one access log line."""
+# A request slower than this is logged (a warning) whatever the sampling says.
+SLOW_REQUEST_SECONDS = 1.0
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+
+class ObservabilityMiddleware:
+    """Correlation id in and out, request metrics by route template, and a log line for the
+    requests worth reading: server errors, slow ones, and a sample of the rest
+    (`access_log_sample`; every request is counted in the metrics either way). A log line per
+    request costs more than most requests themselves during a rush."""
+
+    def __init__(self, app: ASGIApp, service: str, access_log_sample: float = 0.0) -> None:
         self.app = app
         self.service = service
+        self.sample = access_log_sample
         self.log = structlog.get_logger(f"boxoffice.{service}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -144,8 +153,14 @@ class ObservabilityMiddleware:
             method = scope.get("method", "GET")
             HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
             HTTP_DURATION.labels(self.service, method, template).observe(elapsed)
-            if template not in ("/health", "/metrics"):
-                self.log.info(
+            if status >= 500 or elapsed >= SLOW_REQUEST_SECONDS:
+                level = self.log.error if status >= 500 else self.log.warning
+            elif self.sample and random.random() < self.sample:
+                level = self.log.info
+            else:
+                level = None
+            if level is not None and template not in ("/health", "/metrics"):
+                level(
                     "request",
                     method=method,
                     path=scope.get("path"),

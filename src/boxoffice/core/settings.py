@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     breaker_recovery_seconds: float = Field(30.0, gt=0, description="Open breaker's cool-down")
     log_level: str = Field("INFO", description="Log level")
     log_json: bool = Field(True, description="JSON logs (false: human-readable console)")
+    access_log_sample: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of ordinary requests each service logs (errors and slow requests "
+        "are always logged; all are counted in the metrics)",
+    )
     # Base URLs of the services, for calls between them in distributed mode.
     auth_service_url: str = Field("http://127.0.0.1:8001", description="Auth service base URL")
     movie_service_url: str = Field("http://127.0.0.1:8002", description="Movie service base URL")

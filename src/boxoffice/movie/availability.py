@@ -1,8 +1,9 @@
 """`available_seats` of a showtime, kept true from the booking events.
 
-Each booking is one ledger row (its seat count, and whether it still holds them); the count is
-recomputed from the ledger, so a repeated event changes nothing and a release that arrives
-before its booking's creation still wins.
+Each booking is one ledger row (its seat count, and whether it still holds them), written with
+one upsert and no lock; the count is the ledger's sum when a showtime is read, so a repeated
+event changes nothing, a release that arrives before its booking's creation still wins, and the
+bookings of one showtime never queue on one row.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.movie import repository as repo
-from boxoffice.movie.models import ShowtimeBooking
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +39,7 @@ class BookingSeats:
 
 
 async def apply_booking(session: AsyncSession, booking: BookingSeats, *, holds: bool) -> bool:
-    """Record that the booking holds (created) or released (cancelled, expired) its seats and
-    recount the showtime; False when the ledger already knew (nothing changed)."""
-    await repo.lock_showtime(session, booking.showtime_id)
-    entry = await repo.get_ledger_entry(session, booking.booking_id)
-    if entry is None:
-        session.add(
-            ShowtimeBooking(
-                booking_id=booking.booking_id,
-                showtime_id=booking.showtime_id,
-                seats=booking.seats,
-                released=not holds,
-            )
-        )
-    elif holds or entry.released:
-        # A repeated creation, a creation after its release, or a second release.
-        return False
-    else:
-        entry.released = True
-    await session.flush()
-    await repo.recount_available_seats(session, booking.showtime_id)
-    return True
+    """Record that the booking holds (created) or released (cancelled, expired) its seats;
+    False when the ledger already knew (nothing changed)."""
+    record = repo.record_booking_seats if holds else repo.record_booking_release
+    return await record(session, booking.booking_id, booking.showtime_id, booking.seats)

@@ -87,7 +87,6 @@ def _schedule(index: int, theater: Theater, first_day: dt.date) -> list[tuple[De
                 "show_time": slot,
                 "price": PRICES[(weekend, slot)],
                 "total_seats": theater.total_seats,
-                "available_seats": theater.total_seats,
                 "enforce_seat_rules": False,
             }
             shows.append((movie, row))

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.app import ServiceContext
+from boxoffice.core.db import after_commit
 from boxoffice.core.events import EventHandlers, IncomingEvent
 from boxoffice.movie.availability import BookingSeats, apply_booking
 from boxoffice.movie.cache import CatalogCache
 
 handlers = EventHandlers("movie")
 
-# Invalidation tasks in flight (the loop keeps only weak references to tasks).
-_invalidations: set[asyncio.Task[None]] = set()
-
-
 def invalidate_showtimes_after_commit(session: AsyncSession, ctx: ServiceContext) -> None:
-    """Drop cached showtimes once this transaction has committed: before it, a reader could
-    cache the old count again under the new version."""
+    """Showtime answers carry the free-seat count: drop them once the ledger change has
+    committed (before it, a reader could cache the old count again under the new version)."""
     catalog = CatalogCache(ctx.runtime.cache)
 
-    def after_commit(_: object) -> None:
-        task = asyncio.get_running_loop().create_task(catalog.invalidate("showtimes"))
-        _invalidations.add(task)
-        task.add_done_callback(_invalidations.discard)
+    async def invalidate() -> None:
+        await catalog.invalidate("showtimes")
 
-    sa_event.listen(session.sync_session, "after_commit", after_commit, once=True)
+    after_commit(session, invalidate)
 
 
 async def _apply(

@@ -96,15 +96,15 @@ class Showtime(Base):
     show_time: Mapped[dt.time] = mapped_column(sa.Time)
     price: Mapped[Decimal] = mapped_column(Money)
     total_seats: Mapped[int] = mapped_column(sa.Integer)
-    available_seats: Mapped[int] = mapped_column(sa.Integer)
     enforce_seat_rules: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ShowtimeBooking(Base):
     """What the booking events said about one booking: its seat count and whether it still
-    holds them. `available_seats` is recomputed from these rows, so duplicated or reordered
-    events cannot drift the count."""
+    holds them. A showtime's free seats are its capacity less the sum of these rows, read when
+    asked: duplicated or reordered events cannot drift the count, and bookings of one showtime
+    never wait on one row."""
 
     __tablename__ = "showtime_bookings"
 

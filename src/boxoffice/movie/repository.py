@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.db import utcnow
 from boxoffice.movie.models import Base, Movie, Seat, Showtime, ShowtimeBooking, Theater
 
 
@@ -23,12 +24,13 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class ShowtimeRow:
-    """A showtime with the names a listing shows beside it."""
+    """A showtime with the names a listing shows beside it, and its free seats."""
 
     showtime: Showtime
     movie_title: str
     theater_name: str
     city: str
+    available_seats: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +105,21 @@ async def list_seats(session: AsyncSession, theater_id: uuid.UUID) -> Sequence[S
 
 
 def _showtime_rows() -> sa.Select[Any]:
+    taken = (
+        sa.select(sa.func.coalesce(sa.func.sum(ShowtimeBooking.seats), 0))
+        .where(ShowtimeBooking.showtime_id == Showtime.id, ShowtimeBooking.released.is_(False))
+        .correlate(Showtime)
+        .scalar_subquery()
+    )
+    free = Showtime.total_seats - taken
     return (
-        sa.select(Showtime, Movie.title, Theater.name, Theater.city)
+        sa.select(
+            Showtime,
+            Movie.title,
+            Theater.name,
+            Theater.city,
+            sa.case((free < 0, 0), else_=free).label("available_seats"),
+        )
         .join(Movie, Movie.id == Showtime.movie_id)
         .join(Theater, Theater.id == Showtime.theater_id)
     )
@@ -164,31 +179,50 @@ async def screenings_between(
 # The booking ledger behind available_seats
 
 
-async def lock_showtime(session: AsyncSession, showtime_id: uuid.UUID) -> None:
-    """Serialize seat-count changes of one showtime (see lock_theater_schedule)."""
-    await session.execute(
-        sa.update(Showtime)
-        .where(Showtime.id == showtime_id)
-        .values(total_seats=Showtime.total_seats)
-    )
+async def record_booking_seats(
+    session: AsyncSession, booking_id: uuid.UUID, showtime_id: uuid.UUID, seats: int
+) -> bool:
+    """The booking holds its seats, unless the ledger knew it (or of its release); True if
+    this changed the ledger."""
+    return await _upsert_ledger(session, booking_id, showtime_id, seats, released=False)
 
 
-async def get_ledger_entry(session: AsyncSession, booking_id: uuid.UUID) -> ShowtimeBooking | None:
-    return await session.get(ShowtimeBooking, booking_id)
+async def record_booking_release(
+    session: AsyncSession, booking_id: uuid.UUID, showtime_id: uuid.UUID, seats: int
+) -> bool:
+    """The booking gave its seats back (also when its creation has not arrived yet)."""
+    return await _upsert_ledger(session, booking_id, showtime_id, seats, released=True)
 
 
-async def recount_available_seats(session: AsyncSession, showtime_id: uuid.UUID) -> None:
-    taken = (
-        sa.select(sa.func.coalesce(sa.func.sum(ShowtimeBooking.seats), 0))
-        .where(ShowtimeBooking.showtime_id == showtime_id, ShowtimeBooking.released.is_(False))
-        .scalar_subquery()
-    )
-    free = Showtime.total_seats - taken
-    await session.execute(
-        sa.update(Showtime)
-        .where(Showtime.id == showtime_id)
-        .values(available_seats=sa.case((free < 0, 0), else_=free))
-    )
+async def _upsert_ledger(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    showtime_id: uuid.UUID,
+    seats: int,
+    *,
+    released: bool,
+) -> bool:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    row = {
+        "booking_id": booking_id,
+        "showtime_id": showtime_id,
+        "seats": seats,
+        "released": released,
+        "updated_at": utcnow(),
+    }
+    statement = insert(ShowtimeBooking).values(row)
+    if released:
+        # A release wins over the creation, whichever came first; a second one changes nothing.
+        statement = statement.on_conflict_do_update(
+            index_elements=["booking_id"],
+            set_={"released": True, "updated_at": row["updated_at"]},
+            where=ShowtimeBooking.released.is_(False),
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=["booking_id"])
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 # Demo catalog

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import AfterValidator, StringConstraints
 
 from boxoffice.core.app import Context, DbSession
@@ -184,12 +184,22 @@ async def create_theater(body: TheaterCreate, catalog: Catalog, _: AdminUser) ->
 @router.get(
     "/seats/{theater_id}",
     response_model=list[SeatOut],
-    responses=responses(TheaterNotFound),
+    responses={**responses(TheaterNotFound), 304: {"description": "Not modified (ETag)"}},
     tags=["theaters"],
 )
-async def list_seats(theater_id: uuid.UUID, catalog: Catalog) -> Response:
-    """Every seat of a theater, by row then number."""
-    return _json(await catalog.seats(theater_id))
+async def list_seats(
+    theater_id: uuid.UUID,
+    session: DbSession,
+    ctx: Context,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Every seat of a theater, by row then number. A layout never changes once it has seats,
+    so it carries an ETag and may be cached for a day."""
+    layout = await seatmap.maps_of(ctx).layout(session, theater_id)
+    headers = {"ETag": layout.etag, "Cache-Control": "public, max-age=86400"}
+    if if_none_match is not None and layout.etag in if_none_match:
+        return Response(status_code=304, headers=headers)
+    return Response(layout.body, media_type="application/json", headers=headers)
 
 
 # Showtimes
@@ -244,9 +254,8 @@ async def create_showtime(body: ShowtimeCreate, catalog: Catalog, _: AdminUser) 
     tags=["showtimes"],
 )
 async def available_seats(
-    showtime_id: uuid.UUID, catalog: Catalog, ctx: Context, user: OptionalUser
-) -> AvailableSeats:
+    showtime_id: uuid.UUID, session: DbSession, ctx: Context, user: OptionalUser
+) -> Response:
     """Every seat with its live status: available, held, booked, or mine (with a token)."""
-    booking = ctx.runtime.client("movie", "booking")
-    authorization = f"Bearer {user.token}" if user else None
-    return await seatmap.available_seats(catalog, booking, showtime_id, authorization)
+    body = await seatmap.available_seats(ctx, session, showtime_id, user)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})

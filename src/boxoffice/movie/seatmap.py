@@ -1,34 +1,230 @@
-"""The live seat map of a showtime: the theater's seats with what the booking service says."""
+"""The live seat map of a showtime, put together from bytes (SPEC 3's `available-seats`).
+
+It is the most read answer of a rush, so it is split in two:
+* the theater's layout, immutable once it has seats: kept per process as pre-serialized JSON,
+  one fragment per seat with a slot for its status (also served as `GET /seats/{id}`, with an
+  ETag and a long Cache-Control);
+* the showtime's seat states, owned by the booking service, read from the seat board it keeps
+  (`core/seatboard`): one round trip to check the version, a second only when it changed.
+The statuses every visitor sees are worked out once per version and shared; a caller's own
+holds ("mine") are a small overlay. No model object per seat, and no call to another service
+while the board is installed; when it is not (or its store is down), booking's `seat-status`
+answers instead (and installs it).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
-from typing import Any, cast
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from pydantic import TypeAdapter
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.app import ServiceContext
+from boxoffice.core.auth import Principal
 from boxoffice.core.errors import NotAuthenticated
-from boxoffice.core.http import ServiceClient
-from boxoffice.movie.errors import SeatStatusUnavailable
-from boxoffice.movie.schemas import (
-    AvailableSeats,
-    SeatOut,
-    SeatStatus,
-    SeatWithStatus,
-    ShowtimeOut,
-)
-from boxoffice.movie.service import MovieCatalog
+from boxoffice.core.observability import CACHE_HITS, CACHE_MISSES
+from boxoffice.core.seatboard import SeatBoardUnavailable, now_ms, parse_hold, public_status
+from boxoffice.movie import repository as repo
+from boxoffice.movie.errors import SeatStatusUnavailable, ShowtimeNotFound, TheaterNotFound
 
-_SEATS = TypeAdapter(list[SeatOut])
-_TAKEN = ("held", "booked", "mine")
+log = structlog.get_logger("boxoffice.movie.seatmap")
+
+MAX_LAYOUTS = 512
+MAX_SHOWTIMES = 4096
+_STATUS = {s: s.encode() for s in ("available", "held", "booked", "mine")}
+_FOREVER = 2**62
 
 
-async def seat_states(
-    booking: ServiceClient, showtime_id: uuid.UUID, authorization: str | None
-) -> dict[str, str]:
-    """Booking's view of the seats that are not free: {seat_id: held|booked|mine}."""
-    # The caller's token lets booking tell the caller's own holds ("mine") from others'.
-    headers = {"Authorization": authorization} if authorization else {}
+@dataclass(frozen=True)
+class Layout:
+    """A theater's seats as JSON fragments: `template % statuses` is the seats array."""
+
+    theater_id: uuid.UUID
+    index: dict[str, int]
+    template: bytes
+    body: bytes  # the layout itself (`GET /seats/{theater_id}`)
+    etag: str
+
+    @classmethod
+    def of(cls, theater_id: uuid.UUID, seats: list[dict[str, Any]]) -> Layout:
+        fragments = []
+        for seat in seats:
+            text = json.dumps(seat, separators=(",", ":"))
+            # The seat's JSON with a status slot before the closing brace.
+            fragments.append(text[:-1].replace("%", "%%") + ',"status":"%s"}')
+        template = ("[" + ",".join(fragments) + "]").encode()
+        body = json.dumps(seats, separators=(",", ":")).encode()
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        return cls(theater_id, {s["id"]: i for i, s in enumerate(seats)}, template, body, etag)
+
+    def render(self, statuses: list[bytes]) -> bytes:
+        return self.template % tuple(statuses)
+
+
+@dataclass(frozen=True)
+class SharedStatuses:
+    """What every visitor sees at one version, and whose holds are where."""
+
+    version: int
+    statuses: list[bytes]
+    available: int
+    holds_by_owner: dict[str, list[int]]
+    valid_until_ms: int  # the first hold or unpaid booking to run out changes the picture
+
+
+@dataclass(frozen=True)
+class ShowtimeSeats:
+    theater_id: uuid.UUID
+    total_seats: int
+
+
+class _Bounded(OrderedDict[Any, Any]):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class SeatMaps:
+    """One process's layouts and shared statuses (kept in the movie service's context)."""
+
+    def __init__(self) -> None:
+        self.layouts: _Bounded = _Bounded(MAX_LAYOUTS)
+        self.showtimes: _Bounded = _Bounded(MAX_SHOWTIMES)
+        self.shared: _Bounded = _Bounded(MAX_SHOWTIMES)
+
+    async def layout(self, session: AsyncSession, theater_id: uuid.UUID) -> Layout:
+        layout: Layout | None = self.layouts.get(theater_id)
+        (CACHE_HITS if layout is not None else CACHE_MISSES).labels("movie", "seats").inc()
+        if layout is None:
+            if await repo.get_theater(session, theater_id) is None:
+                raise TheaterNotFound()
+            seats = await repo.list_seats(session, theater_id)
+            layout = Layout.of(theater_id, [seat_json(s) for s in seats])
+            self.layouts.put(theater_id, layout)
+        return layout
+
+    async def showtime(self, session: AsyncSession, showtime_id: uuid.UUID) -> ShowtimeSeats:
+        known: ShowtimeSeats | None = self.showtimes.get(showtime_id)
+        if known is None:
+            row = await repo.get_showtime_row(session, showtime_id)
+            if row is None:
+                raise ShowtimeNotFound()
+            # A showtime's theater never changes; what else may change is not needed here.
+            known = ShowtimeSeats(row.showtime.theater_id, row.showtime.total_seats)
+            self.showtimes.put(showtime_id, known)
+        return known
+
+
+def seat_json(seat: Any) -> dict[str, Any]:
+    """A seat as the API shows it (the fields of `SeatOut`, in its order)."""
+    return {
+        "id": str(seat.id),
+        "theater_id": str(seat.theater_id),
+        "seat_row": seat.seat_row,
+        "seat_number": seat.seat_number,
+        "seat_type": seat.seat_type,
+        "aisle_after": seat.aisle_after,
+    }
+
+
+def maps_of(ctx: ServiceContext) -> SeatMaps:
+    maps: SeatMaps = ctx.state.setdefault("seat_maps", SeatMaps())
+    return maps
+
+
+def share(layout: Layout, version: int, states: Mapping[str, str]) -> SharedStatuses:
+    """Statuses for everyone from the board's stored states."""
+    at = now_ms()
+    statuses = [_STATUS["available"]] * len(layout.index)
+    available = len(statuses)
+    holds: dict[str, list[int]] = {}
+    valid_until = _FOREVER
+    for seat, state in states.items():
+        i = layout.index.get(seat)
+        if i is None:
+            continue
+        status = public_status(state, None, at)
+        if status == "available":
+            continue
+        statuses[i] = _STATUS[status]
+        available -= 1
+        hold = parse_hold(state)
+        if hold is not None:
+            holds.setdefault(hold[1], []).append(i)
+            valid_until = min(valid_until, hold[0])
+        elif state.startswith("P"):
+            valid_until = min(valid_until, int(state[1:]))
+    return SharedStatuses(version, statuses, available, holds, valid_until)
+
+
+async def available_seats(
+    ctx: ServiceContext,
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    user: Principal | None,
+) -> bytes:
+    """Every seat of the showtime's theater with its status, as the JSON body."""
+    maps = maps_of(ctx)
+    showtime = await maps.showtime(session, showtime_id)
+    layout = await maps.layout(session, showtime.theater_id)
+    shared = await _shared(ctx, maps, layout, showtime_id)
+    if shared is None:
+        statuses, available = await _from_booking(ctx, layout, showtime_id, user)
+    else:
+        statuses, available = shared.statuses, shared.available
+        mine = shared.holds_by_owner.get(str(user.user_id)) if user else None
+        if mine:
+            statuses = list(statuses)
+            for i in mine:
+                statuses[i] = _STATUS["mine"]
+    head = (
+        f'{{"showtime_id":"{showtime_id}","total_seats":{showtime.total_seats},'
+        f'"available_count":{available},"seats":'
+    ).encode()
+    return head + layout.render(statuses) + b"}"
+
+
+async def _shared(
+    ctx: ServiceContext, maps: SeatMaps, layout: Layout, showtime_id: uuid.UUID
+) -> SharedStatuses | None:
+    """The statuses everyone sees now, recomputed only when the board moved on (or a hold or
+    unpaid booking ran out); None when the board cannot tell."""
+    board = ctx.runtime.seats
+    key = str(showtime_id)
+    cached: SharedStatuses | None = maps.shared.get(showtime_id)
+    try:
+        if cached is not None and cached.valid_until_ms > now_ms():
+            if await board.version(key) == cached.version:
+                return cached
+        snapshot = await board.snapshot(key)
+    except SeatBoardUnavailable as exc:
+        log.warning("seat_board_unavailable", error=str(exc))
+        return None
+    if snapshot is None:
+        return None
+    shared = share(layout, snapshot.version, snapshot.states)
+    maps.shared.put(showtime_id, shared)
+    return shared
+
+
+async def _from_booking(
+    ctx: ServiceContext, layout: Layout, showtime_id: uuid.UUID, user: Principal | None
+) -> tuple[list[bytes], int]:
+    """Statuses from booking's `seat-status` (which also installs the board)."""
+    headers = {"Authorization": f"Bearer {user.token}"} if user else {}
+    booking = ctx.runtime.client("movie", "booking")
     response = await booking.get(f"/showtimes/{showtime_id}/seat-status", headers=headers)
     if response.status_code == 401:
         raise NotAuthenticated(_detail(response) or "Token not accepted by the booking service")
@@ -37,10 +233,18 @@ async def seat_states(
             f"Booking service answered {response.status_code} for the seat status"
         )
     try:
-        seats = response.json()["seats"]
-        return {str(seat_id): str(state) for seat_id, state in seats.items()}
+        states = {str(k): str(v) for k, v in response.json()["seats"].items()}
     except (ValueError, KeyError, TypeError, AttributeError):
         raise SeatStatusUnavailable("Booking service sent an unreadable seat status")
+    statuses = [_STATUS["available"]] * len(layout.index)
+    available = len(statuses)
+    for seat, status in states.items():
+        i = layout.index.get(seat)
+        if i is not None and status != "available":
+            # A status this version does not know still means "not free".
+            statuses[i] = _STATUS.get(status, _STATUS["held"])
+            available -= 1
+    return statuses, available
 
 
 def _detail(response: Any) -> str | None:
@@ -48,33 +252,3 @@ def _detail(response: Any) -> str | None:
         return str(response.json()["detail"])
     except (ValueError, KeyError, TypeError):
         return None
-
-
-async def available_seats(
-    catalog: MovieCatalog,
-    booking: ServiceClient,
-    showtime_id: uuid.UUID,
-    authorization: str | None,
-) -> AvailableSeats:
-    """Every seat of the showtime's theater with its status; never cached (holds change fast)."""
-    # The showtime and the layout are catalog data (cached); only the states are live.
-    showtime = ShowtimeOut.model_validate_json(await catalog.showtime(showtime_id))
-    seats = _SEATS.validate_json(await catalog.seats(showtime.theater_id))
-    states = await seat_states(booking, showtime_id, authorization)
-    marked = [
-        SeatWithStatus(**seat.model_dump(), status=_status(states.get(str(seat.id))))
-        for seat in seats
-    ]
-    return AvailableSeats(
-        showtime_id=showtime.id,
-        total_seats=showtime.total_seats,
-        available_count=sum(1 for s in marked if s.status == "available"),
-        seats=marked,
-    )
-
-
-def _status(state: str | None) -> SeatStatus:
-    """Booking omits free seats; a state this version does not know still means "not free"."""
-    if state is None:
-        return "available"
-    return cast(SeatStatus, state) if state in _TAKEN else "held"

@@ -27,7 +27,6 @@ from boxoffice.movie.schemas import (
     MovieCreate,
     MovieOut,
     MovieUpdate,
-    SeatOut,
     ShowtimeCreate,
     ShowtimeOut,
     TheaterCreate,
@@ -36,7 +35,6 @@ from boxoffice.movie.schemas import (
 
 _MOVIES = TypeAdapter(list[MovieOut])
 _THEATERS = TypeAdapter(list[TheaterOut])
-_SEATS = TypeAdapter(list[SeatOut])
 _SHOWTIMES = TypeAdapter(list[ShowtimeOut])
 
 
@@ -63,7 +61,7 @@ def showtime_out(row: ShowtimeRow) -> ShowtimeOut:
         show_time=s.show_time,
         price=s.price,
         total_seats=s.total_seats,
-        available_seats=s.available_seats,
+        available_seats=row.available_seats,
         enforce_seat_rules=s.enforce_seat_rules,
         movie_title=row.movie_title,
         theater_name=row.theater_name,
@@ -149,14 +147,6 @@ class MovieCatalog:
             return TheaterOut.model_validate(await self._theater(theater_id)).model_dump_json()
 
         return await self.cache.read("theaters", "theater", str(theater_id), load)
-
-    async def seats(self, theater_id: uuid.UUID) -> str:
-        async def load() -> str:
-            await self._theater(theater_id)
-            found = await repo.list_seats(self.session, theater_id)
-            return _SEATS.dump_json([SeatOut.model_validate(s) for s in found]).decode()
-
-        return await self.cache.read("theaters", "seats", str(theater_id), load)
 
     async def showtimes(self, filters: ShowtimeFilters, page: Page) -> str:
         async def load() -> str:
@@ -258,13 +248,14 @@ class MovieCatalog:
             show_time=data.show_time,
             price=data.price,
             total_seats=theater.total_seats,
-            available_seats=theater.total_seats,
             enforce_seat_rules=data.enforce_seat_rules,
         )
         self.session.add(showtime)
         await self.session.flush()
         self.pending.add("showtimes")
-        return showtime_out(ShowtimeRow(showtime, movie.title, theater.name, theater.city))
+        return showtime_out(
+            ShowtimeRow(showtime, movie.title, theater.name, theater.city, theater.total_seats)
+        )
 
     async def _movie(self, movie_id: uuid.UUID) -> Movie:
         movie = await repo.get_movie(self.session, movie_id)

@@ -63,7 +63,9 @@ def create_web_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
     app.add_middleware(_RememberVisitor)
-    app.add_middleware(ObservabilityMiddleware, service="web")
+    app.add_middleware(
+        ObservabilityMiddleware, service="web", access_log_sample=settings.access_log_sample
+    )
     return app
 
 
