@@ -16,7 +16,8 @@ from bench.load import CpuMeter, Recorder, all_steps, clients, latency_ms, statu
 from bench.options import Context
 
 POLL_S = 0.01
-GIVE_UP_S = 15.0  # a booking not confirmed (or not notified) by then is counted as missing
+GIVE_UP_S = 15.0
+SOLD_OUT = "sold out"  # a booking not confirmed (or not notified) by then is counted as missing
 
 
 async def watch(poll: Callable[[], Any], deadline: float) -> float | None:
@@ -58,6 +59,56 @@ async def follow(
     return seen[0], seen[1]
 
 
+async def take_seats(
+    ctx: Context, rec: Recorder, showtime_id: str, token: str
+) -> dict[str, Any] | str | None:
+    """Best seats → hold → book, trying again (up to 5 times) when others were quicker; the
+    booking, SOLD_OUT, or None."""
+    for _ in range(5):
+        status, best = await ctx.http.call(
+            "GET",
+            f"/api/bookings/showtimes/{showtime_id}/best-seats?count={random.randint(1, 2)}",
+            rec=rec,
+            step="best_seats",
+            token=token,
+        )
+        if status != 200:
+            return None
+        if not best["seat_ids"]:
+            return SOLD_OUT
+        selection = {"showtime_id": showtime_id, "seat_ids": best["seat_ids"]}
+        status, _ = await ctx.http.call(
+            "POST",
+            "/api/bookings/seats/hold",
+            rec=rec,
+            step="hold",
+            token=token,
+            json_body=selection,
+        )
+        if status == 200:
+            status, booking = await ctx.http.call(
+                "POST",
+                "/api/bookings/book",
+                rec=rec,
+                step="book",
+                token=token,
+                json_body=selection,
+            )
+            if status == 201:
+                return booking
+            await ctx.http.call(
+                "POST",
+                "/api/bookings/seats/release",
+                rec=rec,
+                step="release",
+                token=token,
+                json_body=selection,
+            )
+        if status != 409:
+            return None
+    return None
+
+
 async def one_funnel(ctx: Context, count: int) -> tuple[dict[str, Any], Recorder]:
     show = await ctx.catalog.showtime(ctx.opts.big_hall)
     rec = Recorder(f"{count} clients")
@@ -92,31 +143,9 @@ async def one_funnel(ctx: Context, count: int) -> tuple[dict[str, Any], Recorder
             if status != 200:
                 continue
             token = login["access_token"]
-            status, best = await http.call(
-                "GET",
-                f"/api/bookings/showtimes/{show['id']}/best-seats?count={random.randint(1, 2)}",
-                rec=rec,
-                step="best_seats",
-                token=token,
-            )
-            if status != 200 or not best["seat_ids"]:
-                sold_out = status == 200
-                continue
-            selection = {"showtime_id": show["id"], "seat_ids": best["seat_ids"]}
-            status, _ = await http.call(
-                "POST",
-                "/api/bookings/seats/hold",
-                rec=rec,
-                step="hold",
-                token=token,
-                json_body=selection,
-            )
-            if status != 200:
-                continue
-            status, booking = await http.call(
-                "POST", "/api/bookings/book", rec=rec, step="book", token=token, json_body=selection
-            )
-            if status != 201:
+            booking = await take_seats(ctx, rec, show["id"], token)
+            if booking is None or booking == SOLD_OUT:
+                sold_out = booking == SOLD_OUT
                 continue
             status, _ = await http.call(
                 "POST",
