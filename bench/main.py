@@ -200,7 +200,7 @@ async def run_all(opts: Options) -> list[dict[str, Any]]:
             problems = await asyncio.to_thread(system.stop)
             progress("stopped")
             base["notes"] += [f"clean-up: {p}" for p in problems]
-            base["system"]["stop"] = system.stop_report
+            base.setdefault("system", {})["stop"] = system.stop_report
             if not system.stop_report.get("exited_after_sigterm", True):
                 base["notes"].append(
                     f"the system did not exit within {system.stop_report['grace_s']} s of SIGTERM "

@@ -21,6 +21,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 from bench import resources
 
@@ -37,6 +38,11 @@ RUN_ENV = {
 # at 12 rounds, 200 customers would take a minute of CPU to set up. BCRYPT_ROUNDS in the
 # caller's environment wins.
 DEFAULT_BCRYPT_ROUNDS = "4"
+
+
+class StartFailed(RuntimeError):
+    """The system did not come up; the message has the tail of its output and where the whole
+    output was kept."""
 
 
 def port_is_free(port: int) -> bool:
@@ -191,12 +197,20 @@ class System:
         ]
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"boxoffice up exited early:\n{self.output()[-3000:]}")
+                self._start_failed("exited early")
             if all(self._answers(path) for path in paths):
                 return
             time.sleep(0.3)
-        raise RuntimeError(
-            f"boxoffice up did not come up in {timeout:.0f} s:\n{self.output()[-3000:]}"
+        self._start_failed(f"did not come up in {timeout:.0f} s")
+
+    def _start_failed(self, what: str) -> NoReturn:
+        # The data dir goes with the system: keep its whole output where it can be read.
+        fd, kept = tempfile.mkstemp(prefix="boxoffice-bench-failed-", suffix=".log")
+        os.close(fd)
+        shutil.copy(self.log_path, kept)
+        raise StartFailed(
+            f"boxoffice up {what} (its whole output: {kept}); the end of it:\n"
+            f"{self.output()[-2500:]}"
         )
 
     def _answers(self, path: str) -> bool:

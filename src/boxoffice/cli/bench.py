@@ -83,8 +83,10 @@ def register(app: typer.Typer) -> None:
                 "installed with the package"
             )
         sys.path.insert(0, str(root))
+        from bench.catalog import SetupFailed
         from bench.main import run
         from bench.options import Options
+        from bench.system import StartFailed
 
         opts = Options(
             scenario=scenario,
@@ -100,4 +102,8 @@ def register(app: typer.Typer) -> None:
             out=out or root / "bench" / "results",
             tiny=tiny,
         )
-        raise typer.Exit(run(opts))
+        try:
+            code = run(opts)
+        except (StartFailed, SetupFailed) as exc:
+            fail(f"boxoffice bench: {exc}", code=3)
+        raise typer.Exit(code)
