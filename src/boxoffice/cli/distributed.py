@@ -33,6 +33,8 @@ class Options:
     grace: float
     nginx: str | None
     demo_data: bool | None
+    # `boxoffice bench`: the gateway also proxies /gateway/ping to this port (its ping ceiling).
+    bench_ping_port: int | None = None
 
 
 def local_base(host: str, port: int) -> str:
@@ -176,7 +178,16 @@ def up_distributed(opts: Options) -> None:
     run_dir = (settings.data_dir / "run").resolve()
     prepare_run_dir(run_dir)
     conf = run_dir / "nginx.conf"
-    conf.write_text(render_local(settings, run_dir, host=opts.host, port=opts.port, ports=ports))
+    conf.write_text(
+        render_local(
+            settings,
+            run_dir,
+            host=opts.host,
+            port=opts.port,
+            ports=ports,
+            bench_ping_port=opts.bench_ping_port,
+        )
+    )
     serve = [*boxoffice_argv(), "serve"]
     parts = [
         sup.Part(

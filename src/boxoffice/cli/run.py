@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 
 from boxoffice.cli.distributed import Options, api_rows, local_base, up_distributed
 from boxoffice.cli.serving import (
@@ -25,8 +24,8 @@ from boxoffice.cli.serving import (
     print_table,
     redact,
     run_async,
+    serve_app,
     serve_forever,
-    service_app,
 )
 from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS, Settings
 from boxoffice.gateway.render import WEB_PORT, render_compose, render_local
@@ -110,12 +109,26 @@ def register(app: typer.Typer) -> None:
                 help="Load the demo catalog (default: BOXOFFICE_DEMO_DATA; on when embedded)",
             ),
         ] = None,
+        bench_ping_port: Annotated[
+            int | None,
+            typer.Option(hidden=True, help="boxoffice bench: proxy /gateway/ping to this port"),
+        ] = None,
     ) -> None:
         """Run the whole system: embedded (one process, SQLite) or --distributed."""
         if distributed:
             chosen = [n.strip() for n in only.split(",") if n.strip()]
             up_distributed(
-                Options(host, port or 8080, base_port, workers, chosen, grace, nginx, demo_data)
+                Options(
+                    host,
+                    port or 8080,
+                    base_port,
+                    workers,
+                    chosen,
+                    grace,
+                    nginx,
+                    demo_data,
+                    bench_ping_port,
+                )
             )
             return
         if workers != 1:
@@ -146,23 +159,9 @@ def register(app: typer.Typer) -> None:
         sock = bind(host, port, name)
         if name != "web":
             run_async(migrate_service(name, settings))
-        if workers == 1:
-            app = service_app(name, settings)
-            if not run_async(serve_forever(app, sock)):
-                fail(f"{name}: failed to start (see the log above)", code=3)
-            return
-        sock.close()
         os.environ[SERVE_ENV] = name
-        uvicorn.run(
-            "boxoffice.cli.serving:service_app_factory",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            loop="uvloop",
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        if not serve_app("boxoffice.cli.serving:service_app_factory", sock, workers=workers):
+            fail(f"{name}: failed to start (see the log above)", code=3)
 
     @app.command()
     def migrate(

@@ -1,4 +1,5 @@
-"""What the run commands share: settings loading, clear failures, uvicorn on uvloop, and one
+"""What the run commands share: settings loading, clear failures, uvicorn on uvloop (one
+definition of how every server runs, which the benchmark's ping server uses too), and one
 service's app as `boxoffice serve NAME` runs it."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.importer import import_from_string
 
 from boxoffice.core.ratelimit import RateLimit
 from boxoffice.core.settings import Settings, get_settings
@@ -28,6 +30,14 @@ from boxoffice.core.settings import Settings, get_settings
 # How `boxoffice serve` tells uvicorn's worker processes (--workers > 1) their service.
 SERVE_ENV = "BOXOFFICE_SERVE_SERVICE"
 _PREFIX = re.compile(r"/[A-Za-z0-9_\-/]{0,100}")
+
+# How every boxoffice server runs under uvicorn (besides uvloop): the services, the embedded app
+# and the benchmark's bare ping app, so a ceiling measured on one cannot drift from the others.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "http": "httptools",
+    "access_log": False,
+    "timeout_graceful_shutdown": 10,
+}
 
 # Wide enough for the URLs in the tables when the output is a file or a pipe.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
@@ -124,12 +134,30 @@ async def serve_forever(
     app: ASGIApp, sock: socket.socket, on_started: Callable[[], None] | None = None
 ) -> bool:
     """Serve `app` on `sock` until SIGINT/SIGTERM; False if it failed to start."""
-    config = uvicorn.Config(
-        app, loop="none", lifespan="on", access_log=False, timeout_graceful_shutdown=10
-    )
+    config = uvicorn.Config(app, loop="none", lifespan="on", **UVICORN_OPTIONS)
     server = _Server(config, on_started)
     await server.serve(sockets=[sock])
     return server.started
+
+
+def serve_app(factory: str, sock: socket.socket, *, workers: int = 1) -> bool:
+    """Serve the app that `factory` ("module:function") builds on `sock`, as `boxoffice serve`
+    does: uvicorn on uvloop with UVICORN_OPTIONS, in `workers` processes when more than one
+    (uvicorn's own supervisor then binds the address again). False if it failed to start."""
+    if workers == 1:
+        return bool(run_async(serve_forever(import_from_string(factory)(), sock)))
+    host, port = sock.getsockname()[:2]
+    sock.close()
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        **UVICORN_OPTIONS,
+    )
+    return True
 
 
 class ForwardedPrefix:

@@ -68,8 +68,10 @@ def render(
     addresses: Mapping[str, str],
     web_address: str,
     run_dir: Path | None = None,
+    bench_ping: str | None = None,
 ) -> str:
-    """The config text; `addresses` maps each service name to `host:port`."""
+    """The config text; `addresses` maps each service name to `host:port`; `bench_ping`, the
+    `host:port` of `boxoffice bench`'s bare ping app, adds `/gateway/ping` (benchmarks only)."""
     general = RateLimit.parse(settings.rate_limit_general)
     booking = RateLimit.parse(settings.rate_limit_booking)
     local = target == "local"
@@ -101,6 +103,7 @@ def render(
         # X-Forwarded-For; only the site's own network is trusted to say so.
         trusted_proxies=["127.0.0.1"] if local else ["10.0.0.0/8", "172.16.0.0/12"],
         errors=GATEWAY_ERRORS,
+        bench_ping=bench_ping,
     )
 
 
@@ -111,6 +114,7 @@ def render_local(
     host: str = "127.0.0.1",
     port: int = 8080,
     ports: Mapping[str, int] | None = None,
+    bench_ping_port: int | None = None,
 ) -> str:
     """The gateway of `boxoffice up --distributed`: services (and web) on 127.0.0.1."""
     ports = {**SERVICE_PORTS, "web": WEB_PORT, **(ports or {})}
@@ -121,6 +125,7 @@ def render_local(
         addresses={name: f"127.0.0.1:{ports[name]}" for name in SERVICE_NAMES},
         web_address=f"127.0.0.1:{ports['web']}",
         run_dir=run_dir,
+        bench_ping=f"127.0.0.1:{bench_ping_port}" if bench_ping_port else None,
     )
 
 

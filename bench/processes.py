@@ -1,0 +1,79 @@
+"""Peak memory of the system's processes, read from /proc: each part's process and every
+descendant (uvicorn's worker processes with --workers > 1, NGINX's workers)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+def _children() -> dict[int, list[int]]:
+    children: defaultdict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+            children[int(fields[1])].append(int(entry.name))
+    return children
+
+
+def _tree(pid: int, children: dict[int, list[int]]) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _status(pid: int) -> dict[str, int]:
+    """VmHWM and VmRSS in kB (empty when the process is gone)."""
+    out = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+def _command(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
+        return raw.decode(errors="replace")[:160]
+    return ""
+
+
+def peak_rss(parts: dict[str, int]) -> dict[str, Any]:
+    """Per part: its processes' peak RSS (VmHWM, since each started) and current RSS, in MB."""
+    children = _children()
+    report: dict[str, Any] = {}
+    for name, root in parts.items():
+        processes = []
+        for pid in _tree(root, children):
+            if pid == os.getpid():
+                continue
+            status = _status(pid)
+            if not status:
+                continue
+            processes.append(
+                {
+                    "pid": pid,
+                    "role": "main" if pid == root else "child",
+                    "peak_rss_mb": round(status.get("VmHWM", 0) / 1024, 1),
+                    "rss_mb": round(status.get("VmRSS", 0) / 1024, 1),
+                    "command": _command(pid),
+                }
+            )
+        if name == "supervisor":
+            # The supervisor's children are the parts themselves, listed under their names.
+            processes = processes[:1]
+        report[name] = {
+            "peak_rss_mb": max((p["peak_rss_mb"] for p in processes), default=None),
+            "processes": processes,
+        }
+    return report
