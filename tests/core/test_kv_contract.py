@@ -47,12 +47,18 @@ async def new_space(
     test_prefix = f"kvtest:{uuid.uuid4().hex}:"
     redis_kinds = {Cache: RedisCache, RevocationStore: RedisRevocationStore}
 
+    made: list[Cache | RevocationStore] = []
+
     def make(kind: type) -> Cache | RevocationStore:
-        return redis_kinds[kind](redis, f"{test_prefix}{uuid.uuid4().hex[:8]}:")
+        made.append(redis_kinds[kind](redis, f"{test_prefix}{uuid.uuid4().hex[:8]}:"))
+        return made[-1]
 
     try:
         yield make
     finally:
+        for adapter in made:
+            if hasattr(adapter, "aclose"):
+                await adapter.aclose()
         await redis.aclose()
         await delete_redis_prefix(test_prefix)
 

@@ -6,10 +6,13 @@ Each has an in-process implementation (embedded mode, one process) and a Redis o
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Protocol
 
 from redis.asyncio import Redis
+
+from boxoffice.core.pubsub import Subscriber
 
 
 class Cache(Protocol):
@@ -103,14 +106,85 @@ class MemoryRevocationStore:
 
 
 class RedisRevocationStore:
-    """Revoked token ids in Redis, each key expiring when its token would have."""
+    """Revoked token ids in Redis, each key expiring when its token would have.
+
+    Every request checks its token, so every process mirrors the list in memory: loaded once,
+    then kept current by a pub/sub message per logout. A check is then a dict lookup instead of
+    a round trip. Until the mirror is loaded, and whenever its feed is broken, a check asks
+    Redis directly (and fails as Redis does, which callers treat per SPEC 4.7).
+    """
 
     def __init__(self, redis: Redis, prefix: str = "") -> None:
         self._redis = redis
         self._prefix = prefix + "revoked:"
+        self._channel = prefix + "revocations"
+        self._mirror: dict[str, float] = {}  # jti -> monotonic time its token expires
+        self._synced = False
+        self._loading: asyncio.Task[None] | None = None
+        self._subscriber = Subscriber(
+            redis, self._on_message, on_reconnect=self._reload, on_disconnect=self._unsync
+        )
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether checks are answered from memory (the mirror is loaded and being fed)."""
+        return self._synced
 
     async def revoke(self, jti: str, ttl_seconds: int) -> None:
-        await self._redis.set(self._prefix + jti, "1", ex=max(ttl_seconds, 1))
+        ttl = max(ttl_seconds, 1)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._prefix + jti, "1", ex=ttl)
+            pipe.publish(self._channel, f"{jti} {ttl}")
+            await pipe.execute()
+        self._remember(jti, ttl)
 
     async def is_revoked(self, jti: str) -> bool:
-        return bool(await self._redis.exists(self._prefix + jti))
+        if not self._synced:
+            self._reload()
+            return bool(await self._redis.exists(self._prefix + jti))
+        until = self._mirror.get(jti)
+        return until is not None and until > time.monotonic()
+
+    def _remember(self, jti: str, ttl: float) -> None:
+        now = time.monotonic()
+        if len(self._mirror) > 10_000:
+            self._mirror = {k: t for k, t in self._mirror.items() if t > now}
+        self._mirror[jti] = now + ttl
+
+    def _on_message(self, _: str, data: bytes) -> None:
+        jti, _, ttl = data.decode().partition(" ")
+        self._remember(jti, float(ttl or 1))
+
+    def _unsync(self) -> None:
+        self._synced = False
+
+    def _reload(self) -> None:
+        if self._loading is None or self._loading.done():
+            self._loading = asyncio.create_task(self._load(), name="revocation-mirror")
+
+    async def _load(self) -> None:
+        """Subscribe first, then read every revoked id: none can fall between the two."""
+        try:
+            await self._subscriber.subscribe(self._channel)
+            keys = [k async for k in self._redis.scan_iter(match=self._prefix + "*", count=1000)]
+            ttls = []
+            if keys:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.ttl(key)
+                    ttls = await pipe.execute()
+        except Exception:  # the next check tries again; meanwhile Redis is asked directly
+            return
+        for key, ttl in zip(keys, ttls, strict=True):
+            if isinstance(ttl, int) and ttl > 0:
+                self._remember(_text(key)[len(self._prefix) :], ttl)
+        self._synced = self._subscriber.connected
+
+    async def aclose(self) -> None:
+        if self._loading is not None:
+            self._loading.cancel()
+        await self._subscriber.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

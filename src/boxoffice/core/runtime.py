@@ -76,9 +76,10 @@ class Runtime:
         self.clients.clear()
         if self.bus is not None:
             await self.bus.aclose()
-        close_seats = getattr(self.seats, "aclose", None)
-        if close_seats is not None:
-            await close_seats()
+        for adapter in (self.seats, self.revocations):
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -3,10 +3,8 @@ MULTI for a snapshot, and one pub/sub connection per process feeding its listene
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -14,6 +12,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from boxoffice.core.pubsub import Subscriber, SubscriptionUnavailable
 from boxoffice.core.seatboard import scripts
 from boxoffice.core.seatboard.feed import FeedHub, Subscription
 from boxoffice.core.seatboard.types import (
@@ -31,8 +30,6 @@ from boxoffice.core.seatboard.types import (
 
 log = structlog.get_logger("boxoffice.seatboard")
 
-SUBSCRIBE_TIMEOUT_SECONDS = 2.0
-_FEED_POLL_SECONDS = 0.05
 _ERRORS = (RedisError, OSError)
 
 
@@ -59,7 +56,8 @@ class RedisSeatBoard:
         self._prune = redis.register_script(scripts.PRUNE)
         self._install = redis.register_script(scripts.INSTALL)
         self._changes = redis.register_script(scripts.CHANGES)
-        self._feed = _RedisFeed(redis, self.channel, self._channel_showtime)
+        self._hub = FeedHub(subscribe=self._subscribe, unsubscribe=self._unsubscribe)
+        self._subscriber = Subscriber(redis, self._on_message, on_reconnect=self._hub.reset_all)
 
     # Keys and channels, all of one showtime under its hash tag.
 
@@ -199,7 +197,7 @@ class RedisSeatBoard:
     async def _live_holds(self, showtime_id: str) -> dict[str, str]:
         """seat -> hold state, from the hold keys (the holds' truth)."""
         try:
-            indexed = await self._redis.zrangebyscore(
+            indexed: list[tuple[bytes, float]] = await self._redis.zrangebyscore(  # type: ignore[assignment]
                 self._index_key(showtime_id), now_ms(), "+inf", withscores=True
             )
             if not indexed:
@@ -219,31 +217,21 @@ class RedisSeatBoard:
         return {seat: state.split(":", 1)[1] for seat, state in holds.items()}
 
     async def snapshot(self, showtime_id: str) -> Snapshot | None:
-        board, version, _ = self._board_keys(showtime_id)
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                states, current = await pipe.hgetall(board).get(version).execute()
+            states = await self._redis.hgetall(self._board_keys(showtime_id)[0])
         except _ERRORS as exc:
             raise SeatBoardUnavailable(str(exc)) from exc
-        if b"_ready" not in states and "_ready" not in states:
+        version = states.pop(b"_ready", None)
+        if version is None:
             return None
-        return Snapshot(
-            int(current or 0),
-            {
-                _text(seat): _text(state)
-                for seat, state in states.items()
-                if seat not in (b"_ready", "_ready")
-            },
-        )
+        return Snapshot(int(version), {_text(seat): _text(state) for seat, state in states.items()})
 
     async def version(self, showtime_id: str) -> int | None:
-        board, version, _ = self._board_keys(showtime_id)
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                ready, current = await pipe.hexists(board, "_ready").get(version).execute()
+            version = await self._redis.hget(self._board_keys(showtime_id)[0], "_ready")
         except _ERRORS as exc:
             raise SeatBoardUnavailable(str(exc)) from exc
-        return int(current) if ready and current is not None else None
+        return None if version is None else int(version)
 
     async def changes_since(self, showtime_id: str, version: int) -> Delta:
         reply = await self._run(self._changes, self._board_keys(showtime_id), [str(version)])
@@ -259,108 +247,20 @@ class RedisSeatBoard:
         return Delta(current, merged)
 
     def listen(self, showtime_id: str) -> AbstractAsyncContextManager[Subscription]:
-        return self._feed.hub.listen(showtime_id)
-
-    async def aclose(self) -> None:
-        await self._feed.aclose()
-
-
-class _RedisFeed:
-    """One pub/sub connection per process, subscribed to the showtimes its listeners watch.
-
-    One task owns the connection (pub/sub connections are not shared between tasks); listeners
-    ask it to subscribe and wait until Redis confirmed, so a snapshot taken after that misses
-    no change. After a lost connection it subscribes again and resets every listener.
-    """
-
-    def __init__(
-        self, redis: Redis, channel_of: Callable[[str], str], showtime_of: Callable[[str], str]
-    ) -> None:
-        self._redis = redis
-        self._channel_of = channel_of
-        self._showtime_of = showtime_of
-        self.hub = FeedHub(subscribe=self._subscribe, unsubscribe=self._unsubscribe)
-        self._wanted: dict[str, list[asyncio.Future[None]]] = {}
-        self._active: set[str] = set()
-        self._commands: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        return self._hub.listen(showtime_id)
 
     async def _subscribe(self, showtime_id: str) -> None:
-        if showtime_id in self._active:
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._wanted.setdefault(showtime_id, []).append(waiter)
-        self._commands.put_nowait(("subscribe", showtime_id))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="seatboard-feed")
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_TIMEOUT_SECONDS)
-        except TimeoutError:
-            raise SeatBoardUnavailable("the live seat feed is not reachable") from None
+            await self._subscriber.subscribe(self.channel(showtime_id))
+        except SubscriptionUnavailable as exc:
+            raise SeatBoardUnavailable(str(exc)) from exc
 
     async def _unsubscribe(self, showtime_id: str) -> None:
-        self._commands.put_nowait(("unsubscribe", showtime_id))
+        if self._hub.listener_count(showtime_id) == 0:
+            self._subscriber.unsubscribe(self.channel(showtime_id))
 
-    async def _run(self) -> None:
-        delay = 0.2
-        interrupted = False
-        while True:
-            pubsub = self._redis.pubsub()
-            try:
-                self._active.clear()
-                for showtime_id in self.hub.showtimes:
-                    await pubsub.subscribe(self._channel_of(showtime_id))
-                if interrupted:
-                    self.hub.reset_all()
-                    log.info("seat_feed_reconnected")
-                interrupted = False
-                delay = 0.2
-                await self._pump(pubsub)
-            except asyncio.CancelledError:
-                raise
-            except _ERRORS as exc:
-                interrupted = True
-                self._active.clear()
-                log.warning("seat_feed_interrupted", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-
-    async def _pump(self, pubsub: Any) -> None:
-        while True:
-            while not self._commands.empty():
-                command, showtime_id = self._commands.get_nowait()
-                wanted = self.hub.listener_count(showtime_id) > 0
-                if command == "subscribe" and wanted and showtime_id not in self._active:
-                    await pubsub.subscribe(self._channel_of(showtime_id))
-                elif command == "unsubscribe" and not wanted:
-                    self._active.discard(showtime_id)
-                    await pubsub.unsubscribe(self._channel_of(showtime_id))
-                elif command == "subscribe" and showtime_id in self._active:
-                    self._confirm(showtime_id)
-            if not pubsub.subscribed:
-                command = await self._commands.get()
-                self._commands.put_nowait(command)
-                continue
-            message = await pubsub.get_message(timeout=_FEED_POLL_SECONDS)
-            if message is None:
-                continue
-            showtime_id = self._showtime_of(_text(message["channel"]))
-            if message["type"] == "subscribe":
-                self._active.add(showtime_id)
-                self._confirm(showtime_id)
-            elif message["type"] == "message":
-                self.hub.publish(showtime_id, parse_change(message["data"]))
-
-    def _confirm(self, showtime_id: str) -> None:
-        for waiter in self._wanted.pop(showtime_id, []):
-            if not waiter.done():
-                waiter.set_result(None)
+    def _on_message(self, channel: str, data: bytes) -> None:
+        self._hub.publish(self._channel_showtime(channel), parse_change(data))
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+        await self._subscriber.aclose()

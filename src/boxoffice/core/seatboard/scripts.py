@@ -1,7 +1,7 @@
 """The seat board's Lua scripts: each request is one script, atomic on the Redis server.
 
 Keys of one showtime share the hash tag `{<showtime_id>}` (one Cluster slot):
-    KEYS[1] seats:{st}:board     hash seat -> state, plus `_ready` once installed
+    KEYS[1] seats:{st}:board     hash seat -> state, plus `_ready` = the version once installed
     KEYS[2] seats:{st}:version   the version counter
     KEYS[3] seats:{st}:log       sorted set of the last changes (score = version)
 and, for the hold scripts,
@@ -60,6 +60,10 @@ local function record(ready, changes, n, channel, log_max, now)
   local v = redis.call('INCR', VERSION)
   local vs = redis.call('GET', VERSION)
   redis.call('EXPIRE', VERSION, 604800)
+  if ready then
+    -- An installed board carries its version, so one HGET (or HGETALL) reads both.
+    redis.call('HSET', BOARD, '_ready', vs)
+  end
   local msg = '{"v":' .. vs .. ',"s":' .. cjson.encode(changes) .. '}'
   redis.call('ZADD', LOG, v, msg)
   redis.call('ZREMRANGEBYRANK', LOG, 0, -(log_max + 1))
@@ -261,7 +265,6 @@ for i = 1, #entries, 2 do
     redis.call('HDEL', BOARD, entries[i])
   end
 end
-redis.call('HSET', BOARD, '_ready', '1')
 redis.call('EXPIRE', BOARD, ttl)
 local t = redis.call('TIME')
 local floor = tonumber(t[1]) * 1000000 + math.floor(tonumber(t[2]) / 1000) * 1000
@@ -272,6 +275,7 @@ redis.call('INCR', VERSION)
 local vs = redis.call('GET', VERSION)
 redis.call('EXPIRE', VERSION, 604800)
 local msg = '{"v":' .. vs .. ',"s":{},"reset":true}'
+redis.call('HSET', BOARD, '_ready', vs)
 redis.call('DEL', LOG)
 redis.call('ZADD', LOG, tonumber(vs), msg)
 redis.call('EXPIRE', LOG, 604800)
