@@ -5,12 +5,13 @@ ledger books each order once."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from boxoffice.core.events import EventHandlers, IncomingEvent, record_event
+from boxoffice.core.events import Event, EventHandlers, IncomingEvent, record_event
 from boxoffice.core.events.relay import Relay
 from boxoffice.core.observability import OUTBOX_LAG, bind_correlation_id
 from tests.core.events.conftest import eventually, ledger_entries, metric
@@ -310,3 +311,41 @@ async def test_an_event_being_retried_still_comes_before_the_next_one_of_its_ord
     entries = await eventually(lambda: _count(world.entries(ledger_ctx), 4))
     assert [e.seq for e in entries] == [0, 1, 2, 3]
     assert failures_left["first"] == 0
+
+
+async def test_a_broadcast_event_reaches_every_listening_process(world):
+    heard: dict[str, list[str]] = {"one": [], "two": []}
+
+    def listener(who: str):
+        async def notice(event: Event) -> None:
+            heard[who].append(event.payload["theater_id"])
+
+        return notice
+
+    ready = [asyncio.Event() for _ in heard]
+    tasks = [
+        asyncio.create_task(world.bus.broadcast(["theater.updated"], listener(who), flag))
+        for who, flag in zip(heard, ready, strict=True)
+    ]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(flag.wait() for flag in ready)), 10)
+        names = ["theater.updated", "theater.opened", "theater.updated"]
+        await world.bus.publish(
+            [
+                Event(
+                    id=uuid.uuid4(),
+                    name=name,
+                    source="movie",
+                    occurred_at=dt.datetime.now(dt.UTC),
+                    correlation_id=None,
+                    payload={"theater_id": str(i)},
+                )
+                for i, name in enumerate(names)
+            ]
+        )
+        await eventually(lambda: len(heard["one"]) == 2 and len(heard["two"]) == 2)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert heard == {"one": ["0", "2"], "two": ["0", "2"]}

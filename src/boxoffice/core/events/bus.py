@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -27,6 +28,8 @@ class Outcome:
 
 # What a bus calls per delivery: the event and how many earlier deliveries did not finish.
 Handle = Callable[[Event, int], Awaitable[Outcome]]
+# What a bus calls for a broadcast event (`EventBus.broadcast`).
+Notice = Callable[[Event], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,15 @@ class EventBus(Protocol):
 
     async def consume(self, service: str, names: Collection[str], handle: Handle) -> None:
         """Deliver the service's queue to `handle` until cancelled (or the connection is lost)."""
+
+    async def broadcast(
+        self, names: Collection[str], notice: Notice, ready: asyncio.Event | None = None
+    ) -> None:
+        """Hand every event of these names to `notice` in this process, until cancelled (or the
+        connection is lost): every process hears each one, unlike a service's queue, which
+        gives each event to one of them. For what each process keeps for itself (caches): at
+        most once, never retried, and nothing is kept for a process that is not listening.
+        `ready` is set once events are flowing."""
 
     async def dead_letters(self, service: str | None = None, limit: int = 500) -> list[DeadLetter]:
         """The dead letters of one service (or all), oldest first, left in place."""

@@ -1,5 +1,6 @@
 """Handling one delivery: the handler and an inbox row in one transaction, retried with
-backoff a bounded number of times. Both buses call this, so their semantics are the same."""
+backoff a bounded number of times. Both buses call this, so their semantics are the same.
+First deliveries are handled in batches when several arrive together (batches.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import weakref
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.events.batches import Batcher, claim_in_inbox
 from boxoffice.core.events.bus import Outcome, describe_error, retry_delay
 from boxoffice.core.events.envelope import Event
 from boxoffice.core.events.handlers import EventHandlers
-from boxoffice.core.events.tables import InboxEvent
 from boxoffice.core.observability import (
     EVENTS_CONSUMED,
     EVENTS_DEAD_LETTERED,
@@ -56,6 +56,12 @@ class EventProcessor:
         # One aggregate's events are handled one at a time, in delivery order (asyncio locks
         # are fair), also while one of them waits to be retried.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Deliveries in hand may outnumber the database connections of this process; more
+        # handlers at once than half the pool would only queue for connections that requests
+        # are waiting for too.
+        concurrency = max(1, ctx.settings.db_pool_size // 2)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._batches = Batcher(ctx, self._run_handler, concurrency=concurrency)
 
     def _lock(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -67,20 +73,47 @@ class EventProcessor:
     async def handle(self, event: Event, earlier_deliveries: int) -> Outcome:
         """Handle a delivery; retries in place, and reports `dead` once attempts run out."""
         if event.aggregate_id is None:
-            return await self._attempts(event, earlier_deliveries)
+            return await self._handle(event, earlier_deliveries)
         lock = self._lock(event.aggregate_id)
         async with lock:
-            return await self._attempts(event, earlier_deliveries)
+            return await self._handle(event, earlier_deliveries)
 
-    async def _attempts(self, event: Event, earlier_deliveries: int) -> Outcome:
+    async def _handle(self, event: Event, earlier_deliveries: int) -> Outcome:
+        # A first delivery joins a batch (batches.py); a redelivery, or an event whose batch
+        # failed, is handled on its own.
+        if earlier_deliveries == 0:
+            outcome = await self._batches.submit(event)
+            if isinstance(outcome, Outcome):
+                metric = EVENTS_CONSUMED if outcome.status == "processed" else EVENTS_DUPLICATES
+                metric.labels(self.service, event.name).inc()
+                return outcome
+            # The batch failed: because of this event's handler (its first attempt is used
+            # up), or of another's (this one was not really tried).
+            return await self._attempts(event, earlier_deliveries, failed=outcome)
+        return await self._attempts(event, earlier_deliveries)
+
+    async def _run_handler(self, event: Event, session: AsyncSession) -> None:
+        handler = self.handlers.get(event.name)
+        if handler is not None:
+            await handler(event, session, self.ctx)
+
+    async def _attempts(
+        self, event: Event, earlier_deliveries: int, failed: Exception | None = None
+    ) -> Outcome:
+        """Attempts until handled or given up; `failed`: the first attempt was made (in a
+        batch) and raised this."""
         # Deliveries that never finished (a crash mid-handling) count as attempts used up.
         attempt = max(earlier_deliveries, 0)
         outage = 0
         while True:
             attempt += 1
             try:
+                if failed is not None:
+                    first, failed = failed, None
+                    raise first
                 with bind_correlation_id(event.correlation_id):
-                    await self._once(event)
+                    async with self._slots:
+                        await self._once(event)
             except _Duplicate:
                 EVENTS_DUPLICATES.labels(self.service, event.name).inc()
                 return Outcome("duplicate", attempt)
@@ -143,17 +176,8 @@ class EventProcessor:
     async def _once(self, event: Event) -> None:
         """The inbox row and the handler's work, committed together or not at all."""
         async with self.ctx.db.transaction() as session:
-            seen = await session.scalar(
-                select(InboxEvent.event_id).where(InboxEvent.event_id == event.id)
-            )
-            if seen is not None:
+            # The insert claims the event: a delivery seen before (or committing beside this
+            # one) inserts nothing, and the second waits on the first's row lock.
+            if not await claim_in_inbox(session, [event]):
                 raise _Duplicate
-            session.add(InboxEvent(event_id=event.id, name=event.name, source=event.source))
-            try:
-                await session.flush()
-            except IntegrityError as exc:
-                # Another delivery of the same event committed first.
-                raise _Duplicate from exc
-            handler = self.handlers.get(event.name)
-            if handler is not None:
-                await handler(event, session, self.ctx)
+            await self._run_handler(event, session)

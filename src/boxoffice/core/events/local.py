@@ -20,7 +20,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from boxoffice.core.db import Database, UTCDateTime, new_metadata, utcnow
-from boxoffice.core.events.bus import BusClosed, DeadLetter, Handle, Outcome, describe_error
+from boxoffice.core.events.bus import (
+    BusClosed,
+    DeadLetter,
+    Handle,
+    Notice,
+    Outcome,
+    describe_error,
+)
 from boxoffice.core.events.envelope import Event, MalformedEvent
 
 log = structlog.get_logger("boxoffice.events")
@@ -64,6 +71,7 @@ class LocalBus:
         self._db: Database | None = None
         self._opening: asyncio.Lock | None = None
         self._wakers: dict[str, asyncio.Event] = {}
+        self._listeners: list[tuple[frozenset[str], Notice]] = []
         self._closed = False
 
     @property
@@ -129,6 +137,26 @@ class LocalBus:
                 await conn.execute(sa.insert(messages), rows)
         for queue in {row["queue"] for row in rows}:
             self._wake(queue)
+        for names, notice in list(self._listeners):
+            for event in events:
+                if event.name in names:
+                    try:
+                        await notice(event)
+                    except Exception as exc:
+                        log.warning("broadcast_notice_failed", error=describe_error(exc))
+
+    async def broadcast(
+        self, names: Collection[str], notice: Notice, ready: asyncio.Event | None = None
+    ) -> None:
+        # One process: the publisher hands each event to the listeners as it is published.
+        listener = (frozenset(names), notice)
+        self._listeners.append(listener)
+        if ready is not None:
+            ready.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self._listeners.remove(listener)
 
     async def consume(self, service: str, names: Collection[str], handle: Handle) -> None:
         engine = await self._engine()

@@ -1,8 +1,8 @@
 """`record_event`: an outbox row in the caller's transaction, and a prompt wake-up after commit.
 
 Nothing leaves before commit: the row is just another insert of the caller's unit of work. When
-the transaction commits, relays in this process are woken at once; on PostgreSQL the same
-transaction also issues NOTIFY so relays in other processes wake too.
+the transaction commits, the relay of this process is woken at once (relay.py says why not the
+others).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 import weakref
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -23,7 +23,6 @@ from boxoffice.core.events.envelope import check_event_name, to_json_payload
 from boxoffice.core.events.tables import OutboxEvent
 from boxoffice.core.observability import current_correlation_id
 
-NOTIFY_CHANNEL = "boxoffice_outbox"
 _PENDING = "boxoffice.events.pending"
 SERVICE_INFO_KEY = "boxoffice.service"
 
@@ -84,16 +83,6 @@ def record_event(
     sync.add(row)
     sync.info[_PENDING] = True
     return row.id
-
-
-@event.listens_for(Session, "before_commit")
-def _notify_other_processes(session: Session) -> None:
-    if not session.info.get(_PENDING):
-        return
-    engine = _engine_of(session)
-    if engine is not None and engine.dialect.name == "postgresql":
-        # Delivered by PostgreSQL only if (and when) this transaction commits.
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
 @event.listens_for(Session, "after_commit")

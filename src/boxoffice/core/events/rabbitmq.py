@@ -29,7 +29,14 @@ from aio_pika.abc import (
 )
 from pamqp.commands import Basic
 
-from boxoffice.core.events.bus import BusClosed, DeadLetter, Handle, Outcome, describe_error
+from boxoffice.core.events.bus import (
+    BusClosed,
+    DeadLetter,
+    Handle,
+    Notice,
+    Outcome,
+    describe_error,
+)
 from boxoffice.core.events.envelope import Event, MalformedEvent
 from boxoffice.core.events.rabbitmq_letters import (
     DELIVERY_LIMIT,
@@ -226,6 +233,38 @@ class RabbitBus:
             for task in list(running):
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+            self._consumers.discard(connection)
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def broadcast(
+        self, names: Collection[str], notice: Notice, ready: asyncio.Event | None = None
+    ) -> None:
+        connection = await self._connect()
+        self._consumers.add(connection)
+        try:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange(
+                self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            self._exchange_declared = True
+            # A queue of this process alone, gone with its connection.
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            for name in names:
+                await queue.bind(exchange, routing_key=name)
+
+            async def on_message(message: AbstractIncomingMessage) -> None:
+                try:
+                    await notice(Event.from_json(message.body))
+                except Exception as exc:
+                    log.warning("broadcast_notice_failed", error=describe_error(exc))
+
+            await queue.consume(on_message, no_ack=True)
+            if ready is not None:
+                ready.set()
+            await connection.closed()
+            raise ConnectionError("lost the RabbitMQ connection of a broadcast listener")
+        finally:
             self._consumers.discard(connection)
             with contextlib.suppress(Exception):
                 await connection.close()

@@ -1,6 +1,12 @@
 """The outbox relay: publishes a service's committed events, marks them only after the
 broker confirmed them, and keeps going through broker outages. Several relays may run on one
-PostgreSQL database (rows are claimed with FOR UPDATE SKIP LOCKED)."""
+PostgreSQL database (rows are claimed with FOR UPDATE SKIP LOCKED).
+
+A commit wakes the relay of its own process at once (every service process runs one); a row
+written by a process without a relay (an operator's command) waits for the backstop poll. The
+commits of a rush are not announced to the other processes (NOTIFY): each would wake every
+relay of the database to race for the same rows, one more round trip per commit for nothing.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +23,14 @@ from sqlalchemy.orm import aliased
 from boxoffice.core.db import Database, utcnow
 from boxoffice.core.events.bus import BusClosed, EventBus, describe_error
 from boxoffice.core.events.envelope import Event
-from boxoffice.core.events.outbox import NOTIFY_CHANNEL, add_waker, remove_waker
+from boxoffice.core.events.outbox import add_waker, remove_waker
 from boxoffice.core.events.tables import InboxEvent, OutboxEvent
 from boxoffice.core.observability import EVENTS_PUBLISHED, OUTBOX_LAG
 
 log = structlog.get_logger("boxoffice.events")
 
 PRUNE_EVERY_SECONDS = 600.0
+LAG_REPORT_SECONDS = 5.0
 
 
 class Relay:
@@ -48,7 +55,7 @@ class Relay:
         self.retention = retention
         self.max_backoff = max_backoff
         self._wake = asyncio.Event()
-        self._listener: Any = None
+        self._claim = self._claim_query()  # built once: it is the same every time
 
     def _claim_query(self) -> Any:
         earlier = aliased(OutboxEvent)
@@ -72,7 +79,7 @@ class Relay:
     async def publish_pending(self) -> int:
         """Publish one batch; rows are marked published only after the broker confirmed."""
         async with self.db.sessionmaker() as session, session.begin():
-            rows = list((await session.scalars(self._claim_query())).all())
+            rows = list((await session.scalars(self._claim)).all())
             if not rows:
                 return 0
             events = [
@@ -133,15 +140,14 @@ class Relay:
             OUTBOX_LAG.labels(self.service).set(await self.lag_seconds())
 
     async def run(self) -> None:
-        """Publish forever: on every commit (woken), on NOTIFY, and on a slow poll."""
+        """Publish forever: on every commit of this process (woken), and on a slow poll."""
         engine = self.db.engine.sync_engine
         add_waker(engine, self._wake)
         backoff = 0.2
-        next_prune = 0.0
+        next_prune = next_lag_report = 0.0
         try:
             while True:
                 self._wake.clear()
-                await self._ensure_listener()
                 try:
                     await self.drain()
                     backoff = 0.2
@@ -160,56 +166,18 @@ class Relay:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self.max_backoff)
                     continue
-                if time.monotonic() >= next_prune:
+                now = time.monotonic()
+                if now >= next_prune:
                     try:
                         await self.prune()
                     except Exception as exc:
                         log.warning("outbox_prune_failed", service=self.service, error=repr(exc))
-                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-                await self._report_lag()
+                    next_prune = now + PRUNE_EVERY_SECONDS
+                if now >= next_lag_report:
+                    # Not after every drain: in a rush that is hundreds of queries a second.
+                    await self._report_lag()
+                    next_lag_report = now + LAG_REPORT_SECONDS
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
         finally:
             remove_waker(engine, self._wake)
-            await self._close_listener()
-
-    async def _ensure_listener(self) -> None:
-        """LISTEN on PostgreSQL so commits in other processes wake this relay too."""
-        if self.db.is_sqlite:
-            return
-        if self._listener is not None:
-            if not self._listener[1].is_closed():
-                return
-            await self._close_listener()
-        try:
-            conn = await self.db.engine.connect()
-        except Exception as exc:
-            # The poll still finds the rows; only promptness across processes is lost.
-            log.warning("relay_listen_failed", service=self.service, error=repr(exc))
-            return
-        try:
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
-            await raw.add_listener(NOTIFY_CHANNEL, self._on_notify)
-        except BaseException as exc:
-            with contextlib.suppress(Exception):
-                await conn.close()
-            if not isinstance(exc, Exception):
-                raise
-            log.warning("relay_listen_failed", service=self.service, error=repr(exc))
-            return
-        self._listener = (conn, raw)
-
-    def _on_notify(self, *_: Any) -> None:
-        self._wake.set()
-
-    async def _close_listener(self) -> None:
-        if self._listener is None:
-            return
-        conn, raw = self._listener
-        self._listener = None
-        with contextlib.suppress(Exception):
-            if not raw.is_closed():
-                await raw.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-        with contextlib.suppress(Exception):
-            await conn.close()

@@ -14,6 +14,7 @@ import structlog
 
 from boxoffice.core.events.bus import BusClosed, EventBus, describe_error
 from boxoffice.core.events.consumer import EventProcessor
+from boxoffice.core.events.envelope import Event
 from boxoffice.core.events.handlers import EventHandlers
 from boxoffice.core.events.outbox import register_service_engine, unregister_service_engine
 from boxoffice.core.events.relay import Relay
@@ -132,9 +133,41 @@ def events_wiring(handlers: EventHandlers | str) -> EventWiring:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
+    async def event_broadcasts(ctx: ServiceContext) -> None:
+        if not table.broadcast_names:
+            return
+        bus = bus_of(ctx)
+
+        async def notice(event: Event) -> None:
+            listener = table.listener(event.name)
+            if listener is not None:
+                await listener(event, ctx)
+
+        delay = 0.5
+        while True:
+            try:
+                await bus.broadcast(table.broadcast_names, notice)
+            except asyncio.CancelledError:
+                raise
+            except BusClosed:
+                return
+            except Exception as exc:
+                if bus.closed:
+                    return
+                log.warning(
+                    "event_broadcast_failed",
+                    service=ctx.name,
+                    error=describe_error(exc),
+                    retry_in=delay,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
     async def stop_events(ctx: ServiceContext) -> None:
         unregister_service_engine(ctx.db.engine.sync_engine)
 
     return EventWiring(
-        startup=(start_events,), background=(event_relay, event_consumer), shutdown=(stop_events,)
+        startup=(start_events,),
+        background=(event_relay, event_consumer, event_broadcasts),
+        shutdown=(stop_events,),
     )
