@@ -14,7 +14,7 @@ from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import CurrentUser
 
 
-def _passwords(ctx: Context) -> PasswordHasher:
+async def _passwords(ctx: Context) -> PasswordHasher:
     return ctx.state[PASSWORDS]  # type: ignore[no-any-return]
 
 

@@ -80,7 +80,9 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
-def get_context(request: Request) -> ServiceContext:
+# Every dependency is `async def`: FastAPI runs a plain `def` one in a thread pool, a thread
+# hand-off per request (measured: the seat map spent more there than in its own work).
+async def get_context(request: Request) -> ServiceContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 

@@ -11,6 +11,7 @@ from boxoffice.core.events import events_wiring
 from boxoffice.movie.demo import load_demo_data_if_enabled
 from boxoffice.movie.events import handlers
 from boxoffice.movie.routes import router
+from boxoffice.movie.seatmap import maps_of
 
 
 def _unicode_lower(value: Any) -> Any:
@@ -30,6 +31,11 @@ async def unicode_case_folding(ctx: ServiceContext) -> None:
 
 events = events_wiring(handlers)
 
+
+async def stop_seat_map_watches(ctx: ServiceContext) -> None:
+    maps_of(ctx).close()
+
+
 SERVICE = ServiceDefinition(
     name="movie",
     package="boxoffice.movie",
@@ -38,5 +44,5 @@ SERVICE = ServiceDefinition(
     routers=[router],
     startup=[unicode_case_folding, *events.startup, load_demo_data_if_enabled],
     background=[*events.background],
-    shutdown=[*events.shutdown],
+    shutdown=[stop_seat_map_watches, *events.shutdown],
 )

@@ -54,7 +54,7 @@ async def _pending_invalidations(ctx: Context) -> AsyncIterator[PendingInvalidat
 # `pending` is declared before the session on purpose: dependencies exit in reverse order, so
 # the cache is invalidated only after the session has committed. Invalidating earlier would
 # let a concurrent reader load the old rows into the new cache version.
-def _catalog(
+async def _catalog(
     pending: Annotated[PendingInvalidations, Depends(_pending_invalidations, scope="function")],
     session: DbSession,
 ) -> MovieCatalog:
@@ -64,7 +64,7 @@ def _catalog(
 Catalog = Annotated[MovieCatalog, Depends(_catalog)]
 
 
-def _page(
+async def _page(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page:
@@ -189,13 +189,12 @@ async def create_theater(body: TheaterCreate, catalog: Catalog, _: AdminUser) ->
 )
 async def list_seats(
     theater_id: uuid.UUID,
-    session: DbSession,
     ctx: Context,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Every seat of a theater, by row then number. A layout never changes once it has seats,
     so it carries an ETag and may be cached for a day."""
-    layout = await seatmap.maps_of(ctx).layout(session, theater_id)
+    layout = await seatmap.maps_of(ctx).layout(ctx.db, theater_id)
     headers = {"ETag": layout.etag, "Cache-Control": "public, max-age=86400"}
     if if_none_match is not None and layout.etag in if_none_match:
         return Response(status_code=304, headers=headers)
@@ -253,9 +252,7 @@ async def create_showtime(body: ShowtimeCreate, catalog: Catalog, _: AdminUser) 
     responses=responses(ShowtimeNotFound, NotAuthenticated, SeatStatusUnavailable),
     tags=["showtimes"],
 )
-async def available_seats(
-    showtime_id: uuid.UUID, session: DbSession, ctx: Context, user: OptionalUser
-) -> Response:
+async def available_seats(showtime_id: uuid.UUID, ctx: Context, user: OptionalUser) -> Response:
     """Every seat with its live status: available, held, booked, or mine (with a token)."""
-    body = await seatmap.available_seats(ctx, session, showtime_id, user)
+    body = await seatmap.available_seats(ctx, showtime_id, user)
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})

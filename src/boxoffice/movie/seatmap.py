@@ -9,13 +9,16 @@ It is the most read answer of a rush, so it is split in two:
 The statuses every visitor sees are worked out once per version and shared; a caller's own
 holds ("mine") are a small overlay. No model object per seat, and no call to another service
 while the board is installed; when it is not (or its store is down), booking's `seat-status`
-answers instead (and installs it).
+answers instead (and installs it). Each process follows the board's feed of the showtimes it
+serves (`Watch`), so while nothing changes a seat map costs no round trip at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -23,13 +26,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
+from boxoffice.core.db import Database
 from boxoffice.core.errors import NotAuthenticated
 from boxoffice.core.observability import CACHE_HITS, CACHE_MISSES
-from boxoffice.core.seatboard import SeatBoardUnavailable, now_ms, parse_hold, public_status
+from boxoffice.core.seatboard import (
+    SeatBoard,
+    SeatBoardUnavailable,
+    now_ms,
+    parse_hold,
+    public_status,
+)
 from boxoffice.movie import repository as repo
 from boxoffice.movie.errors import SeatStatusUnavailable, ShowtimeNotFound, TheaterNotFound
 
@@ -37,6 +46,10 @@ log = structlog.get_logger("boxoffice.movie.seatmap")
 
 MAX_LAYOUTS = 512
 MAX_SHOWTIMES = 4096
+MAX_WATCHES = 256
+WATCH_IDLE_SECONDS = 600.0
+# A live feed is trusted this long before the board's version is asked again.
+CONFIRM_SECONDS = 0.25
 _STATUS = {s: s.encode() for s in ("available", "held", "booked", "mine")}
 _FOREVER = 2**62
 
@@ -67,7 +80,7 @@ class Layout:
         return self.template % tuple(statuses)
 
 
-@dataclass(frozen=True)
+@dataclass
 class SharedStatuses:
     """What every visitor sees at one version, and whose holds are where."""
 
@@ -76,6 +89,41 @@ class SharedStatuses:
     available: int
     holds_by_owner: dict[str, list[int]]
     valid_until_ms: int  # the first hold or unpaid booking to run out changes the picture
+    confirmed_at: float = 0.0  # when the board last said this is still its version
+    body: bytes | None = None  # the answer for everyone without a hold, made once
+
+
+class Watch:
+    """Follows one showtime's board feed: `changed` says the board moved on since we looked.
+
+    So a seat map is served without asking Redis anything while nothing changed. The feed only
+    advises: while it is not live (starting, or its connection broken) every read asks, and
+    even a live one is confirmed against the board's version every `CONFIRM_SECONDS`.
+    """
+
+    def __init__(self, board: SeatBoard, showtime_id: str) -> None:
+        self.changed = True
+        self.live = False
+        self.used_at = time.monotonic()
+        self._task = asyncio.create_task(self._follow(board, showtime_id), name="seat-map-watch")
+
+    async def _follow(self, board: SeatBoard, showtime_id: str) -> None:
+        try:
+            async with board.listen(showtime_id) as feed:
+                self.live, self.changed = True, True  # what happened before is unknown
+                async for _ in feed:
+                    self.changed = True
+        except Exception as exc:  # the next read starts a new watch
+            log.info("seat_map_watch_ended", showtime_id=showtime_id, error=repr(exc))
+        finally:
+            self.live, self.changed = False, True
+
+    @property
+    def done(self) -> bool:
+        return self._task.done()
+
+    def stop(self) -> None:
+        self._task.cancel()
 
 
 @dataclass(frozen=True)
@@ -103,22 +151,46 @@ class SeatMaps:
         self.layouts: _Bounded = _Bounded(MAX_LAYOUTS)
         self.showtimes: _Bounded = _Bounded(MAX_SHOWTIMES)
         self.shared: _Bounded = _Bounded(MAX_SHOWTIMES)
+        self.watches: dict[uuid.UUID, Watch] = {}
 
-    async def layout(self, session: AsyncSession, theater_id: uuid.UUID) -> Layout:
+    def watch(self, board: SeatBoard, showtime_id: uuid.UUID) -> Watch:
+        watch = self.watches.get(showtime_id)
+        now = time.monotonic()
+        if watch is None or watch.done:
+            if len(self.watches) >= MAX_WATCHES:
+                self._forget_idle(now)
+            watch = self.watches[showtime_id] = Watch(board, str(showtime_id))
+        watch.used_at = now
+        return watch
+
+    def _forget_idle(self, now: float) -> None:
+        for showtime_id, watch in list(self.watches.items()):
+            if watch.done or now - watch.used_at > WATCH_IDLE_SECONDS:
+                watch.stop()
+                del self.watches[showtime_id]
+
+    def close(self) -> None:
+        for watch in self.watches.values():
+            watch.stop()
+        self.watches.clear()
+
+    async def layout(self, db: Database, theater_id: uuid.UUID) -> Layout:
         layout: Layout | None = self.layouts.get(theater_id)
         (CACHE_HITS if layout is not None else CACHE_MISSES).labels("movie", "seats").inc()
         if layout is None:
-            if await repo.get_theater(session, theater_id) is None:
-                raise TheaterNotFound()
-            seats = await repo.list_seats(session, theater_id)
+            async with db.sessionmaker() as session:  # a session only on a miss
+                if await repo.get_theater(session, theater_id) is None:
+                    raise TheaterNotFound()
+                seats = await repo.list_seats(session, theater_id)
             layout = Layout.of(theater_id, [seat_json(s) for s in seats])
             self.layouts.put(theater_id, layout)
         return layout
 
-    async def showtime(self, session: AsyncSession, showtime_id: uuid.UUID) -> ShowtimeSeats:
+    async def showtime(self, db: Database, showtime_id: uuid.UUID) -> ShowtimeSeats:
         known: ShowtimeSeats | None = self.showtimes.get(showtime_id)
         if known is None:
-            row = await repo.get_showtime_row(session, showtime_id)
+            async with db.sessionmaker() as session:
+                row = await repo.get_showtime_row(session, showtime_id)
             if row is None:
                 raise ShowtimeNotFound()
             # A showtime's theater never changes; what else may change is not needed here.
@@ -170,30 +242,39 @@ def share(layout: Layout, version: int, states: Mapping[str, str]) -> SharedStat
 
 
 async def available_seats(
-    ctx: ServiceContext,
-    session: AsyncSession,
-    showtime_id: uuid.UUID,
-    user: Principal | None,
+    ctx: ServiceContext, showtime_id: uuid.UUID, user: Principal | None
 ) -> bytes:
     """Every seat of the showtime's theater with its status, as the JSON body."""
     maps = maps_of(ctx)
-    showtime = await maps.showtime(session, showtime_id)
-    layout = await maps.layout(session, showtime.theater_id)
+    showtime = await maps.showtime(ctx.db, showtime_id)
+    layout = await maps.layout(ctx.db, showtime.theater_id)
     shared = await _shared(ctx, maps, layout, showtime_id)
     if shared is None:
         statuses, available = await _from_booking(ctx, layout, showtime_id, user)
-    else:
-        statuses, available = shared.statuses, shared.available
-        mine = shared.holds_by_owner.get(str(user.user_id)) if user else None
-        if mine:
-            statuses = list(statuses)
-            for i in mine:
-                statuses[i] = _STATUS["mine"]
+        return _body(showtime_id, showtime, layout, statuses, available)
+    mine = shared.holds_by_owner.get(str(user.user_id)) if user else None
+    if not mine:
+        if shared.body is None:
+            shared.body = _body(showtime_id, showtime, layout, shared.statuses, shared.available)
+        return shared.body
+    statuses = list(shared.statuses)
+    for i in mine:
+        statuses[i] = _STATUS["mine"]
+    return _body(showtime_id, showtime, layout, statuses, shared.available)
+
+
+def _body(
+    showtime_id: uuid.UUID,
+    showtime: ShowtimeSeats,
+    layout: Layout,
+    statuses: list[bytes],
+    available: int,
+) -> bytes:
     head = (
         f'{{"showtime_id":"{showtime_id}","total_seats":{showtime.total_seats},'
         f'"available_count":{available},"seats":'
     ).encode()
-    return head + layout.render(statuses) + b"}"
+    return b"".join((head, layout.render(statuses), b"}"))
 
 
 async def _shared(
@@ -203,11 +284,17 @@ async def _shared(
     unpaid booking ran out); None when the board cannot tell."""
     board = ctx.runtime.seats
     key = str(showtime_id)
+    watch = maps.watch(board, showtime_id)
     cached: SharedStatuses | None = maps.shared.get(showtime_id)
+    now = time.monotonic()
     try:
-        if cached is not None and cached.valid_until_ms > now_ms():
-            if await board.version(key) == cached.version:
+        if cached is not None and cached.valid_until_ms > now_ms() and not watch.changed:
+            if watch.live and now - cached.confirmed_at < CONFIRM_SECONDS:
                 return cached
+            if await board.version(key) == cached.version:
+                cached.confirmed_at = now
+                return cached
+        watch.changed = False  # before the read: a change during it counts again
         snapshot = await board.snapshot(key)
     except SeatBoardUnavailable as exc:
         log.warning("seat_board_unavailable", error=str(exc))
@@ -215,6 +302,7 @@ async def _shared(
     if snapshot is None:
         return None
     shared = share(layout, snapshot.version, snapshot.states)
+    shared.confirmed_at = now
     maps.shared.put(showtime_id, shared)
     return shared
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.events import record_event
 from boxoffice.movie import repository as repo
 from boxoffice.movie.cache import CatalogCache, PendingInvalidations
 from boxoffice.movie.errors import (
@@ -67,6 +68,13 @@ def showtime_out(row: ShowtimeRow) -> ShowtimeOut:
         theater_name=row.theater_name,
         city=row.city,
     )
+
+
+def record_catalog_change(session: AsyncSession, name: str, **ids: uuid.UUID) -> None:
+    """Announce that a movie, theater or showtime changed (`movie.updated`, `theater.updated`,
+    `showtime.updated`), so other services drop what they keep of it (docs/contracts.md)."""
+    aggregate = next(iter(ids.values()))
+    record_event(session, name, {k: str(v) for k, v in ids.items()}, aggregate_id=aggregate)
 
 
 def layout_seats(theater: Theater) -> list[Seat]:
@@ -195,6 +203,7 @@ class MovieCatalog:
         await self.session.flush()
         # Showtime listings carry the title and hide the showtimes of inactive movies.
         self.pending.add("movies", "showtimes")
+        record_catalog_change(self.session, "movie.updated", movie_id=movie.id)
         return MovieOut.model_validate(movie)
 
     async def deactivate_movie(self, movie_id: uuid.UUID) -> None:
@@ -202,6 +211,7 @@ class MovieCatalog:
         movie.is_active = False
         await self.session.flush()
         self.pending.add("movies", "showtimes")
+        record_catalog_change(self.session, "movie.updated", movie_id=movie.id)
 
     async def create_theater(self, data: TheaterCreate) -> TheaterOut:
         theater = Theater(
