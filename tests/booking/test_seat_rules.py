@@ -153,3 +153,46 @@ def test_best_seats_are_free_adjacent_and_in_one_row(per_row, taken_mask, count)
     assert len({s.seat_row for s in best}) == 1
     numbers = [s.seat_number for s in best]
     assert numbers == list(range(numbers[0], numbers[0] + count))
+
+
+def slow_best_seats(seats, taken, count):
+    """The search as first written: every window of every row, scored; the oracle."""
+    rows = rows_of(seats)
+    if count < 1 or not rows:
+        return []
+    middle_row = (len(rows) - 1) / 2
+    best = None
+    for row_index, row in enumerate(rows.values()):
+        row_centre = (row[0].seat_number + row[-1].seat_number) / 2
+        for block in blocks_of(row):
+            for run in free_runs(block, taken):
+                spare = len(run) - count
+                for start in range(spare + 1):
+                    window = run[start : start + count]
+                    strands = spare != 1 and 1 in (start, spare - start)
+                    centre = (window[0].seat_number + window[-1].seat_number) / 2
+                    score = (
+                        int(strands),
+                        abs(row_index - middle_row),
+                        abs(centre - row_centre),
+                        row_index,
+                    )
+                    if best is None or score < best[0]:
+                        best = (score, window)
+    return best[1] if best else []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.sampled_from(["A", "AB", "ABC", "ABCD", "ABCDEFG"]),
+    per_row=st.integers(min_value=1, max_value=9),
+    taken_bits=st.integers(min_value=0, max_value=2**63 - 1),
+    count=st.integers(min_value=1, max_value=4),
+    aisle=st.integers(min_value=0, max_value=8),
+)
+def test_the_search_that_stops_early_picks_what_the_full_search_picks(
+    rows, per_row, taken_bits, count, aisle
+):
+    hall = layout(rows=rows, per_row=per_row, aisles_after=(aisle,) if aisle else ())
+    taken = {s.id for i, s in enumerate(hall) if taken_bits >> (i % 63) & 1}
+    assert best_seats(hall, taken, count) == slow_best_seats(hall, taken, count)

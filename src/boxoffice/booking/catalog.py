@@ -25,6 +25,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from boxoffice.booking.errors import SeatsNotInTheater, ShowtimeNotFound
+from boxoffice.booking.seat_rules import row_blocks
 from boxoffice.core.errors import ServiceUnavailable
 from boxoffice.core.observability import CACHE_HITS, CACHE_MISSES
 from boxoffice.core.runtime import Runtime
@@ -77,15 +78,24 @@ _SEATS = TypeAdapter(list[SeatInfo])
 
 @dataclass(frozen=True)
 class Layout:
-    """A theater's seats, in order, and by id."""
+    """A theater's seats, in order, by id (also as text, as the seat board names them), and
+    cut into rows and blocks for the seat rules; all worked out once."""
 
     theater_id: uuid.UUID
     seats: tuple[SeatInfo, ...]
     by_id: dict[uuid.UUID, SeatInfo] = field(repr=False)
+    by_key: dict[str, SeatInfo] = field(repr=False)
+    blocks: list[list[list[SeatInfo]]] = field(repr=False)
 
     @classmethod
     def of(cls, theater_id: uuid.UUID, seats: Sequence[SeatInfo]) -> Layout:
-        return cls(theater_id, tuple(seats), {s.id: s for s in seats})
+        return cls(
+            theater_id,
+            tuple(seats),
+            {s.id: s for s in seats},
+            {str(s.id): s for s in seats},
+            row_blocks(seats),
+        )
 
     def pick(self, seat_ids: Sequence[uuid.UUID]) -> list[SeatInfo]:
         """The seats with these ids, in that order; SeatsNotInTheater names any stranger."""
@@ -113,6 +123,10 @@ class _Memo(Generic[K, V]):
 
     def clear(self) -> None:
         self._values.clear()
+
+    def holds(self, key: K) -> bool:
+        entry = self._values.get(key)
+        return entry is not None and entry[1] > time.monotonic()
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]], label: str) -> V:
         entry = self._values.get(key)
@@ -172,6 +186,10 @@ class CatalogClient:
             return Layout.of(theater_id, seats)
 
         return await self._layouts.get(theater_id, load, "seats")
+
+    def remembers(self, showtime_id: uuid.UUID) -> bool:
+        """Whether the showtime is kept in memory now."""
+        return self._showtimes.holds(showtime_id)
 
     def forget_showtime(self, showtime_id: uuid.UUID) -> None:
         self._showtimes.forget(lambda key, _: key == showtime_id)

@@ -11,7 +11,9 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.booking.catalog import CatalogClient
 from boxoffice.booking.lifecycle import Lifecycle
+from boxoffice.booking.seats import catalog_of
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.events import EventHandlers, IncomingEvent
 
@@ -37,3 +39,25 @@ async def on_payment_refunded(
 ) -> None:
     booking_id, payment_id = _ids(event)
     await Lifecycle(session, ctx).payment_refunded(booking_id, payment_id)
+
+
+# What booking keeps of the catalog (catalog.py) is dropped in every process when it changes.
+
+
+def _catalog(ctx: ServiceContext) -> CatalogClient:
+    return catalog_of(ctx)
+
+
+@handlers.on_every_process("movie.updated")
+async def on_movie_updated(event: IncomingEvent, ctx: ServiceContext) -> None:
+    _catalog(ctx).forget_movie(uuid.UUID(str(event.payload["movie_id"])))
+
+
+@handlers.on_every_process("theater.updated")
+async def on_theater_updated(event: IncomingEvent, ctx: ServiceContext) -> None:
+    _catalog(ctx).forget_theater(uuid.UUID(str(event.payload["theater_id"])))
+
+
+@handlers.on_every_process("showtime.updated")
+async def on_showtime_updated(event: IncomingEvent, ctx: ServiceContext) -> None:
+    _catalog(ctx).forget_showtime(uuid.UUID(str(event.payload["showtime_id"])))

@@ -189,24 +189,21 @@ class Lifecycle:
             return  # this payment was applied (and maybe refunded) already
         now = utcnow()
         if booking.effective_status(now) == PENDING:
+            paid = {
+                "status": CONFIRMED,
+                "payment_status": PAID,
+                "payment_id": payment_id,
+                "confirmed_at": now,
+                "updated_at": now,
+            }
             moved = await repo.transition(
-                self.session,
-                booking_id,
-                from_statuses=[PENDING],
-                unexpired_at=now,
-                values={
-                    "status": CONFIRMED,
-                    "payment_status": PAID,
-                    "payment_id": payment_id,
-                    "confirmed_at": now,
-                    "updated_at": now,
-                },
+                self.session, booking_id, from_statuses=[PENDING], unexpired_at=now, values=paid
             )
             if moved:
                 await repo.set_seats_status(self.session, booking_id, CONFIRMED)
-                confirmed = await self._reload(booking_id)
-                record_booking_event(self.session, "booking.confirmed", confirmed)
-                confirm_seats_after_commit(self.session, self.ctx, confirmed)
+                repo.show_committed(booking, paid, CONFIRMED)
+                record_booking_event(self.session, "booking.confirmed", booking)
+                confirm_seats_after_commit(self.session, self.ctx, booking)
                 return
             booking = await self._reload(booking_id)
         if booking.status == PENDING and await self.expire(booking_id, now):

@@ -10,7 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice.booking.models import LIVE_STATUSES, PENDING, Booking, BookingSeat
 
@@ -30,24 +31,33 @@ class LiveSeat:
 
 
 async def get_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:
-    """A booking with its seats."""
+    """A booking with its seats, in one query."""
     result = await session.execute(
         sa.select(Booking)
         .where(Booking.id == booking_id)
-        .options(selectinload(Booking.seats))
+        .options(joinedload(Booking.seats))
         .execution_options(populate_existing=True)
     )
-    return result.scalar_one_or_none()
+    return result.unique().scalar_one_or_none()
 
 
 async def get_booking_by_code(session: AsyncSession, code: str) -> Booking | None:
     result = await session.execute(
         sa.select(Booking)
         .where(Booking.booking_code == code)
-        .options(selectinload(Booking.seats))
+        .options(joinedload(Booking.seats))
         .execution_options(populate_existing=True)
     )
-    return result.scalar_one_or_none()
+    return result.unique().scalar_one_or_none()
+
+
+def show_committed(booking: Booking, values: dict[str, Any], seat_status: str | None) -> None:
+    """Make a loaded booking show what a guarded update just wrote (without reading it back)."""
+    for name, value in values.items():
+        set_committed_value(booking, name, value)
+    if seat_status is not None:
+        for seat in booking.seats:
+            set_committed_value(seat, "status", seat_status)
 
 
 async def list_bookings(

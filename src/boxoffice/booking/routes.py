@@ -45,15 +45,15 @@ from boxoffice.core.pagination import Limit, Offset
 router = APIRouter(tags=["bookings"])
 
 
-def _service(session: DbSession, ctx: Context) -> BookingService:
+async def _service(session: DbSession, ctx: Context) -> BookingService:
     return BookingService(session, ctx)
 
 
-def _seats(session: DbSession, ctx: Context) -> SeatService:
+async def _seats(session: DbSession, ctx: Context) -> SeatService:
     return SeatService(session, ctx)
 
 
-def _lifecycle(session: DbSession, ctx: Context) -> Lifecycle:
+async def _lifecycle(session: DbSession, ctx: Context) -> Lifecycle:
     return Lifecycle(session, ctx)
 
 

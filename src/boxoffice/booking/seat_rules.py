@@ -95,30 +95,46 @@ def stranded_seats(
     return stranded
 
 
+def row_blocks(seats: Iterable[S]) -> list[list[list[S]]]:
+    """Each row (front to back) cut into its blocks: what the best-seat search walks, worth
+    keeping with a layout since a layout does not change."""
+    return [blocks_of(row) for row in rows_of(seats).values()]
+
+
 def best_seats(seats: Iterable[S], taken: Collection[uuid.UUID], count: int) -> list[S]:
     """The best `count` adjacent free seats: no stranded seat if possible, then the middle
     rows, then the centre of the row. Empty when no block has `count` free seats side by side.
     """
-    rows = rows_of(seats)
+    return best_seats_in(row_blocks(seats), taken, count)
+
+
+def best_seats_in(
+    rows: Sequence[Sequence[Sequence[S]]], taken: Collection[uuid.UUID], count: int
+) -> list[S]:
+    """`best_seats` over a layout's `row_blocks`. Rows are tried from the middle outwards, so
+    the search stops at the first row that has a block without a strand (no row further out
+    can beat it): in a hall with free seats left in its middle it looks at a row or two."""
     if count < 1 or not rows:
         return []
     middle_row = (len(rows) - 1) / 2
+    order = sorted(range(len(rows)), key=lambda i: (abs(i - middle_row), i))
     best: tuple[tuple[int, float, float, int], list[S]] | None = None
-    for row_index, row in enumerate(rows.values()):
-        row_centre = (row[0].seat_number + row[-1].seat_number) / 2
-        for block in blocks_of(row):
+    for row_index in order:
+        distance = abs(row_index - middle_row)
+        if best is not None and best[0][0] == 0 and distance > best[0][1]:
+            break
+        blocks = rows[row_index]
+        if not blocks:
+            continue
+        row_centre = (blocks[0][0].seat_number + blocks[-1][-1].seat_number) / 2
+        for block in blocks:
             for run in free_runs(block, taken):
                 spare = len(run) - count
                 for start in range(spare + 1):
                     window = run[start : start + count]
                     strands = spare != 1 and 1 in (start, spare - start)
                     centre = (window[0].seat_number + window[-1].seat_number) / 2
-                    score = (
-                        int(strands),
-                        abs(row_index - middle_row),
-                        abs(centre - row_centre),
-                        row_index,
-                    )
+                    score = (int(strands), distance, abs(centre - row_centre), row_index)
                     if best is None or score < best[0]:
-                        best = (score, window)
+                        best = (score, list(window))
     return best[1] if best else []

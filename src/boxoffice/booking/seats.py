@@ -22,7 +22,7 @@ from boxoffice.booking.catalog import CatalogClient, Layout, SeatInfo, ShowtimeI
 from boxoffice.booking.errors import SeatsUnavailable, TooManySeats
 from boxoffice.booking.models import Booking
 from boxoffice.booking.schemas import HoldOut, ReleaseOut, SeatSelection, SeatState
-from boxoffice.booking.seat_rules import best_seats
+from boxoffice.booking.seat_rules import best_seats_in
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import after_commit, utcnow
@@ -281,12 +281,13 @@ class SeatService:
         return version, True, caller_view(states, user)  # type: ignore[return-value]
 
     async def unavailable_to(
-        self, user: Principal | None, showtime_id: uuid.UUID
+        self, user: Principal | None, layout: Layout, showtime_id: uuid.UUID
     ) -> set[uuid.UUID]:
-        """Seats the caller cannot take now: sold, or held by someone else."""
+        """Seats of the layout the caller cannot take now: sold, or held by someone else."""
         _, states = await self.states(showtime_id)
         view = caller_view(states, user)
-        return {uuid.UUID(seat) for seat, status in view.items() if status != "mine"}
+        seats = layout.by_key
+        return {seats[s].id for s, status in view.items() if status != "mine" and s in seats}
 
     async def best_seats(
         self, showtime_id: uuid.UUID, count: int, user: Principal | None
@@ -295,5 +296,5 @@ class SeatService:
         self.check_count(count)
         showtime = await self.catalog.showtime(showtime_id)
         layout = await self.catalog.layout(showtime.theater_id)
-        taken = await self.unavailable_to(user, showtime_id)
-        return best_seats(list(layout.seats), taken, count)
+        taken = await self.unavailable_to(user, layout, showtime_id)
+        return best_seats_in(layout.blocks, taken, count)

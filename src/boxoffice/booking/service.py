@@ -161,7 +161,7 @@ class BookingService:
         self, user: Principal, showtime_id: uuid.UUID, layout: Layout, wanted: list[uuid.UUID]
     ) -> None:
         """Where the showtime asks for it: refuse a selection that strands a single seat."""
-        taken = await self.seats.unavailable_to(user, showtime_id)
+        taken = await self.seats.unavailable_to(user, layout, showtime_id)
         stranded = stranded_seats(list(layout.seats), taken, set(wanted))
         if stranded:
             labels = [label(s) for s in stranded]
