@@ -19,7 +19,6 @@ from boxoffice.core.auth import Principal
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError
 from boxoffice.core.observability import PAYMENTS
-from boxoffice.payment import idempotency
 from boxoffice.payment.errors import (
     PaymentAlreadyRefunded,
     PaymentGatewayUnavailable,
@@ -69,7 +68,6 @@ async def refund_payment(ctx: ServiceContext, payment_id: uuid.UUID, *, reason: 
         raise PaymentNotFound()
     if not claimed:
         raise _not_refundable(current)
-    await idempotency.forget(ctx, current.user_id, current.idempotency_key)
     return await finish_refund(ctx, payment_id)
 
 
@@ -106,7 +104,6 @@ async def refund_in_session(
         return
     refund = await _gateway_refund(ctx, payment)
     await _mark_refunded(session, payment_id, refund)
-    await idempotency.forget(ctx, payment.user_id, payment.idempotency_key)
 
 
 async def refund_booking_in_session(

@@ -62,6 +62,20 @@ class PaymentRepository:
         result = await self.session.execute(statement)
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    async def transition_returning(
+        self, payment_id: uuid.UUID, from_statuses: Sequence[str], **values: Any
+    ) -> Payment | None:
+        """`transition`, answering with the moved payment (None when it was no longer in one
+        of `from_statuses`): one statement instead of an update and a read."""
+        statement = (
+            sa.update(Payment)
+            .where(Payment.id == payment_id, Payment.status.in_(from_statuses))
+            .values(updated_at=utcnow(), **values)
+            .returning(Payment)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
     async def page(
         self,
         *,
