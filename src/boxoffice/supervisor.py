@@ -254,6 +254,11 @@ class Supervisor:
             returncode = await part.process.wait()
             if self.stopping.is_set():
                 return
+            # What the dead process started (uvicorn's workers) would run on orphaned, still
+            # holding the port and the database: the group goes with it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(part.process.pid, signal.SIGKILL)
+            await _group_gone(part.process.pid)
             await self._drain(part)
             lived = time.monotonic() - part.started_at
             if lived >= STABLE_AFTER_SECONDS:
@@ -311,12 +316,24 @@ class Supervisor:
                     self.say(f"{part.name} ignored the stop signal; killing it")
                 os.killpg(part.process.pid, signal.SIGKILL)
             await part.process.wait()
+            await _group_gone(part.process.pid)
             await self._drain(part)
             part.status = "stopped"
         for task in waits:
             task.cancel()
         self.write_state()
         self.say("every part stopped")
+
+
+async def _group_gone(pgid: int, timeout: float = 5.0) -> None:
+    """Wait until no process of the group is left (a killed one takes a moment to die)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        await asyncio.sleep(0.05)
 
 
 def run_supervisor(supervisor: Supervisor) -> int:

@@ -6,6 +6,7 @@ stops it with SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
@@ -14,6 +15,7 @@ import uuid
 import pytest
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.e2e.live import watch_a_hold
 from tests.e2e.system import System, alive, client, run_smoke
 
 pytestmark = pytest.mark.distributed
@@ -197,6 +199,20 @@ def test_the_contract_smoke_test_passes_through_the_gateway(system):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_two_hundred_open_seat_maps_hear_a_hold_through_the_gateway(system):
+    heard = asyncio.run(
+        watch_a_hold(system.base_url, (ADMIN_EMAIL, ADMIN_PASSWORD), listeners=200)
+    )
+    assert heard["statuses"] == {200}
+    assert heard["first_kinds"] == {"snapshot"}
+    assert heard["seen"] == ["held"] * 200  # every open map, no reload
+    # a map that polls instead gets only what changed; a reconnecting stream resumes
+    assert heard["delta"]["full"] is False
+    assert heard["delta"]["seats"] == {heard["seat"]: "held"}
+    kind, _, data = heard["resumed"]
+    assert kind == "change" and data["seats"] == {heard["seat"]: "held"}
+
+
 def test_the_supervisor_restarts_a_service_that_dies(system, http):
     before = system.state()["parts"]["movie"]
     os.kill(before["pid"], signal.SIGKILL)
@@ -230,6 +246,7 @@ def test_sigterm_stops_the_supervisor_and_every_child(system):
     pids = [part["pid"] for part in system.state()["parts"].values()]
     assert len(pids) == 7 and all(pids)  # five services, the web site, NGINX
     assert system.terminate() == 0
-    assert system.leftover_pids() == []
+    left = system.leftover_pids()
+    assert left == [], [open(f"/proc/{p}/stat").read()[:120] for p in left]
     assert [pid for pid in pids if alive(pid)] == []
     assert "every part stopped" in system.output()

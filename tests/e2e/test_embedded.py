@@ -5,9 +5,12 @@ The tests share one system and run in file order: the last one stops it with SIG
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from boxoffice.cli.run import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
+from tests.e2e.live import watch_a_hold
 from tests.e2e.system import System, alive, client, run_smoke
 
 BOOKING_LIMIT = 10  # the default RATE_LIMIT_BOOKING: 10/minute
@@ -96,6 +99,16 @@ def test_a_client_paying_too_often_gets_429_as_through_nginx(system):
 def test_the_contract_smoke_test_passes_embedded(system):
     result = run_smoke(system.base_url, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_open_seat_maps_hear_a_hold_as_it_happens(system):
+    heard = asyncio.run(
+        watch_a_hold(system.base_url, (DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD), listeners=50)
+    )
+    assert heard["first_kinds"] == {"snapshot"}
+    assert heard["seen"] == ["held"] * 50
+    assert heard["delta"]["seats"] == {heard["seat"]: "held"}
+    assert heard["resumed"][0] == "change"
 
 
 def test_sigterm_stops_it_cleanly(system):

@@ -133,6 +133,41 @@ def boxoffice_argv() -> list[str]:
     return [sys.executable, "-c", "from boxoffice.cli import app; app(prog_name='boxoffice')"]
 
 
+# Connections of the PostgreSQL server left for everything else (tests, operators, tools).
+SPARE_CONNECTIONS = 20
+MAX_POOL_SIZE = 10
+
+
+async def postgres_connection_limit(settings: Settings) -> int | None:
+    """How many connections the PostgreSQL server takes from ordinary users (None: unknown)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(
+        settings.postgres_url, poolclass=NullPool, connect_args={"timeout": 5}
+    )
+    try:
+        async with engine.connect() as conn:
+            total = int(await conn.scalar(text("SHOW max_connections")) or 0)
+            reserved = int(await conn.scalar(text("SHOW superuser_reserved_connections")) or 0)
+    except Exception:
+        return None
+    finally:
+        await engine.dispose()
+    return total - reserved
+
+
+def pool_size_for(limit: int | None, processes: int) -> int:
+    """Database connections per process so that every process fits the server at once.
+
+    A pool that is too small makes a rush queue for connections; one that overflows makes it
+    open and close connections under load (each a new PostgreSQL backend), or fail."""
+    if limit is None:
+        return 5
+    return max(2, min(MAX_POOL_SIZE, (limit - SPARE_CONNECTIONS) // max(processes, 1)))
+
+
 def child_env(settings: Settings, opts: Options, ports: dict[str, int]) -> dict[str, str]:
     """The children's environment: ours, in distributed mode, finding each other on `ports`."""
     env = dict(os.environ, BOXOFFICE_MODE="distributed", PYTHONUNBUFFERED="1")
@@ -175,6 +210,10 @@ def up_distributed(opts: Options) -> None:
         fail("cannot start the distributed system:\n  " + "\n  ".join(problems))
 
     env = child_env(settings, opts, ports)
+    if "DB_POOL_SIZE" not in os.environ:
+        limit = run_async(postgres_connection_limit(settings))
+        env["DB_POOL_SIZE"] = str(pool_size_for(limit, len(names) * opts.workers))
+        env.setdefault("DB_MAX_OVERFLOW", "0")
     run_dir = (settings.data_dir / "run").resolve()
     prepare_run_dir(run_dir)
     conf = run_dir / "nginx.conf"
@@ -232,6 +271,11 @@ def up_distributed(opts: Options) -> None:
             ("Redis", redact(settings.redis_url), ""),
             ("RabbitMQ", redact(settings.rabbitmq_url), ""),
             ("run dir", str(run_dir), "nginx.conf, state.json, logs/"),
+            (
+                "database pools",
+                f"{env.get('DB_POOL_SIZE')} connections a process",
+                f"{len(names)} services x {opts.workers} worker(s); DB_POOL_SIZE to choose",
+            ),
             ("admin login", settings.admin_email or "not configured", "BOXOFFICE_ADMIN_EMAIL"),
         ]
         print_table("boxoffice is running (distributed; Ctrl-C or SIGTERM stops it)", rows)

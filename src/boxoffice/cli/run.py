@@ -76,6 +76,11 @@ def up_embedded(host: str, port: int, demo_data: bool | None) -> None:
         fail("boxoffice up: the system failed to start (see the log above)", code=3)
 
 
+def default_workers() -> int:
+    """One worker per core this process may run on: a service's Python is CPU-bound."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def up(
@@ -91,8 +96,11 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(help="Distributed: first service port (auth; then movie, …)")
         ] = SERVICE_PORTS["auth"],
         workers: Annotated[
-            int, typer.Option(min=1, help="Distributed: uvicorn workers per service")
-        ] = 1,
+            int | None,
+            typer.Option(
+                min=1, help="Distributed: uvicorn workers per service (default: one per core)"
+            ),
+        ] = None,
         only: Annotated[
             str, typer.Option(help="Distributed: run only these services (comma-separated)")
         ] = "",
@@ -122,7 +130,7 @@ def register(app: typer.Typer) -> None:
                     host,
                     port or 8080,
                     base_port,
-                    workers,
+                    workers or default_workers(),
                     chosen,
                     grace,
                     nginx,
@@ -131,7 +139,7 @@ def register(app: typer.Typer) -> None:
                 )
             )
             return
-        if workers != 1:
+        if workers not in (None, 1):
             fail(
                 "embedded mode runs in one process: its in-process adapters (cache, seat holds, "
                 "event bus) cannot be shared between workers. Use --distributed for more workers."

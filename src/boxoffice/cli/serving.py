@@ -33,10 +33,15 @@ _PREFIX = re.compile(r"/[A-Za-z0-9_\-/]{0,100}")
 
 # How every boxoffice server runs under uvicorn (besides uvloop): the services, the embedded app
 # and the benchmark's bare ping app, so a ceiling measured on one cannot drift from the others.
+WORKER_HEALTHCHECK_SECONDS = 60
 UVICORN_OPTIONS: dict[str, Any] = {
     "http": "httptools",
     "access_log": False,
     "timeout_graceful_shutdown": 10,
+    # Longer than NGINX keeps an idle upstream connection (60 s, nginx.conf.j2): with uvicorn's
+    # 5 s, NGINX now and then sent a request down a connection uvicorn was closing, and a POST
+    # (which NGINX does not retry) became a 502 in the middle of a flash sale.
+    "timeout_keep_alive": 75,
 }
 
 # Wide enough for the URLs in the tables when the output is a file or a pipe.
@@ -155,6 +160,10 @@ def serve_app(factory: str, sock: socket.socket, *, workers: int = 1) -> bool:
         port=port,
         workers=workers,
         loop="uvloop",
+        # uvicorn kills a worker that does not answer its health ping in time; a worker still
+        # importing the app when many start at once on a busy machine does not answer, so at
+        # uvicorn's 5 s every restart killed every worker again, for good (seen at load 9).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         **UVICORN_OPTIONS,
     )
     return True
