@@ -1,12 +1,10 @@
--- The booking service's write transaction (POST /book), as pgbench runs it: look for live rows of
--- the wanted seats, then one bookings row, its booking_seats rows and an outbox row, and the
--- NOTIFY that wakes the outbox relays, in one transaction. Fresh random UUIDs every time, so rows
--- never collide. Columns: src/boxoffice/booking/models.py, src/boxoffice/core/events/tables.py.
+-- The booking service's write transaction (POST /book), as pgbench runs it: one bookings row, its
+-- booking_seats rows (where the unique index over live seats decides) and an outbox row, in one
+-- transaction. Fresh random UUIDs every time, so rows never collide. Columns:
+-- src/boxoffice/booking/models.py, src/boxoffice/core/events/tables.py.
 \set seats random(1, 4)
 BEGIN;
 SELECT gen_random_uuid() AS booking_id, gen_random_uuid() AS showtime_id \gset
-SELECT seat_id, booking_id FROM booking_seats
-  WHERE showtime_id = ':showtime_id' AND status IN ('pending', 'confirmed');
 INSERT INTO bookings (id, user_id, user_email, showtime_id, booking_code, total_seats,
     total_price, status, payment_status, expires_at, movie_id, movie_title, theater_id,
     theater_name, city, show_date, show_time, created_at, updated_at)
@@ -22,5 +20,4 @@ INSERT INTO booking_seats (id, booking_id, showtime_id, seat_id, status, positio
 INSERT INTO event_outbox (id, name, source, aggregate_id, occurred_at, correlation_id, payload)
   VALUES (gen_random_uuid(), 'booking.created', 'booking', ':booking_id', now(), NULL,
     '{"booking_id": "bench", "status": "pending", "payment_status": "unpaid"}');
-SELECT pg_notify('boxoffice_outbox', '');
 END;

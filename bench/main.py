@@ -19,7 +19,7 @@ from typing import Any
 
 import uvloop
 
-from bench import browse, ceilings, chart, disjoint, flash_sale, funnel, targets
+from bench import browse, ceilings, chart, disjoint, flash_sale, funnel, live, targets
 from bench.catalog import Catalog
 from bench.load import CpuMeter, Http, Recorder
 from bench.options import Context, Options
@@ -33,6 +33,7 @@ RUNNERS: dict[str, Runner] = {
     "disjoint": disjoint.run,
     "browse": browse.run,
     "funnel": funnel.run,
+    "live": live.run,
 }
 
 

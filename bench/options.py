@@ -11,7 +11,7 @@ from typing import Any
 from bench.catalog import Catalog
 from bench.load import Http
 
-SCENARIOS = ("flash-sale", "disjoint", "browse", "funnel")
+SCENARIOS = ("flash-sale", "disjoint", "browse", "funnel", "live")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,13 @@ class Profile:
 
 
 DEFAULT = Profile(
-    clients={"flash-sale": [64, 16], "disjoint": [200], "browse": [64], "funnel": [16]},
+    clients={
+        "flash-sale": [64, 16],
+        "disjoint": [200],
+        "browse": [64],
+        "funnel": [16],
+        "live": [1000],  # open seat maps (listeners), not clients sending requests
+    },
     duration=10.0,
     hall_seats=[200, 2000],
     sell_out_timeout=300.0,
@@ -41,7 +47,7 @@ DEFAULT = Profile(
     stop_grace=30.0,
 )
 TINY = Profile(
-    clients={"flash-sale": [4], "disjoint": [8], "browse": [4], "funnel": [2]},
+    clients={"flash-sale": [4], "disjoint": [8], "browse": [4], "funnel": [2], "live": [20]},
     duration=1.5,
     hall_seats=[20, 60],
     sell_out_timeout=60.0,
@@ -101,7 +107,7 @@ class Options:
         return 64 if not self.tiny and not self.clients else max(self.clients_for("browse"))
 
     def customers_needed(self) -> int:
-        needs = {"flash-sale": 1, "disjoint": 1, "browse": 0.5, "funnel": 0}
+        needs = {"flash-sale": 1, "disjoint": 1, "browse": 0.5, "funnel": 0, "live": 0}
         return max([int(max(self.clients_for(s)) * needs[s]) + 1 for s in self.scenarios] + [1])
 
 

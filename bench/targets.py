@@ -174,6 +174,19 @@ def funnel(result: dict[str, Any], ceilings: dict[str, Any]) -> tuple[dict, list
     return {}, targets
 
 
+def live(result: dict[str, Any], ceilings: dict[str, Any]) -> tuple[dict, list]:
+    wanted = result["listeners"]
+    targets = [
+        target(f"live: listeners connected of {wanted}", result["connected"], "==", wanted),
+        target("live: changes that never reached a listener", result["missed_deliveries"], "==", 0),
+        target(
+            "live: slowest change to reach a listener (ms)", result["delivery_ms"]["max"], "<", 1000
+        ),
+        target("live 5xx answers", result["status_5xx"], "==", 0),
+    ]
+    return {}, targets
+
+
 def rss(service_rss: dict[str, Any]) -> list[dict[str, Any]]:
     if "skipped" in service_rss:
         return [
@@ -192,4 +205,10 @@ def rss(service_rss: dict[str, Any]) -> list[dict[str, Any]]:
     return [target("peak RSS of the largest service process (MB)", worst, "<", RSS_LIMIT_MB)]
 
 
-BY_SCENARIO = {"flash-sale": flash_sale, "disjoint": disjoint, "browse": browse, "funnel": funnel}
+BY_SCENARIO = {
+    "flash-sale": flash_sale,
+    "disjoint": disjoint,
+    "browse": browse,
+    "funnel": funnel,
+    "live": live,
+}

@@ -13,7 +13,7 @@ import typer
 
 from boxoffice.cli.serving import fail
 
-SCENARIOS = ("flash-sale", "disjoint", "browse", "funnel", "all")
+SCENARIOS = ("flash-sale", "disjoint", "browse", "funnel", "live", "all")
 
 
 def checkout_root() -> Path | None:
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def bench(
         scenario: Annotated[
-            str, typer.Argument(help="flash-sale, disjoint, browse, funnel or all")
+            str, typer.Argument(help="flash-sale, disjoint, browse, funnel, live or all")
         ],
         embedded: Annotated[
             bool, typer.Option("--embedded", help="Embedded mode (default: distributed, NGINX)")
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--tiny", help="A few clients, seconds and seats (the tests')")
         ] = False,
     ) -> None:
-        """Benchmark the system: flash-sale, disjoint, browse, funnel (or all), with ceilings
+        """Benchmark the system: flash-sale, disjoint, browse, funnel, live (or all), with ceilings
         measured in the same run; prints JSON and writes JSON and a PNG chart."""
         if scenario not in SCENARIOS:
             fail(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")

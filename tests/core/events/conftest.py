@@ -107,7 +107,7 @@ class World:
         wiring = events_wiring(handlers or service)
         for hook in wiring.startup:
             await hook(ctx)
-        event_relay, event_consumer = wiring.background
+        event_relay, event_consumer, _broadcasts = wiring.background
         if relay:
             self.tasks.append(asyncio.create_task(event_relay(ctx)))
         if consumer:
