@@ -1,7 +1,7 @@
 """live: many open seat maps on one showtime (the booking service's `seat-events` stream, one
-connection each, mostly idle), while a customer holds seats one after another. Reports how many
-listeners stayed connected and how long each change took to reach each of them (from the moment
-the hold was sent until the listener read the change)."""
+connection each, mostly idle), while a customer holds seats one after another (and lets each go
+again). Reports how many listeners stayed connected and how long each hold took to reach each
+of them (from the moment the hold was sent until the listener read the change)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ async def run(ctx: Context) -> tuple[dict[str, Any], list[Recorder]]:
         connect_seconds = time.perf_counter() - connect_started
         sent: dict[str, float] = {}
         for seat in seats:
+            body = {"showtime_id": show["id"], "seat_ids": [seat]}
             sent[seat] = time.perf_counter()
             await ctx.http.call(
                 "POST",
@@ -78,21 +79,24 @@ async def run(ctx: Context) -> tuple[dict[str, Any], list[Recorder]]:
                 rec=rec,
                 step="hold",
                 token=customer.token,
-                json_body={"showtime_id": show["id"], "seat_ids": [seat]},
+                json_body=body,
             )
             await asyncio.sleep(CHANGE_EVERY_SECONDS)
+            # Let go again: one customer may hold only so many seats at once.
+            await ctx.http.call(
+                "POST",
+                "/api/bookings/seats/release",
+                rec=rec,
+                step="release",
+                token=customer.token,
+                json_body=body,
+            )
         await asyncio.sleep(2)  # the last change's stragglers
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await session.close()
-        await ctx.http.call(
-            "POST",
-            "/api/bookings/seats/release",
-            token=customer.token,
-            json_body={"showtime_id": show["id"], "seat_ids": seats},
-        )
     connected = [listener for listener in listeners if listener.failed is None]
     delays = [
         listener.heard[seat] - at

@@ -2,7 +2,7 @@
 
 Baseline (measured in the same run, same Redis): the design's section 6.1 pattern, a
 showtime-wide `SET lock:showtime:<id> NX EX` released with a bare DEL. Candidate: boxoffice's
-per-seat holds (`core.holds.RedisSeatHolds`, one Lua script per request).
+per-seat holds (`core.seatboard.RedisSeatBoard`, one Lua script per request).
 
 Prints JSON: per approach the share of customers who got their seat (every one should: no two
 wanted the same seat) and the median/p95 latency; then the ratios. Machines here are shared and
@@ -22,7 +22,7 @@ import uuid
 
 from redis.asyncio import Redis
 
-from boxoffice.core.holds import RedisSeatHolds
+from boxoffice.core.seatboard import RedisSeatBoard
 
 
 async def design_showtime_lock(redis: Redis, showtime: str, seat: str, prefix: str) -> bool:
@@ -37,14 +37,14 @@ async def design_showtime_lock(redis: Redis, showtime: str, seat: str, prefix: s
     return True
 
 
-async def per_seat_holds(holds: RedisSeatHolds, showtime: str, seat: str, owner: str) -> bool:
+async def per_seat_holds(holds: RedisSeatBoard, showtime: str, seat: str, owner: str) -> bool:
     return (await holds.hold(showtime, [seat], owner, 600)).ok
 
 
 async def one_round(redis: Redis, customers: int, approach: str) -> tuple[float, list[float]]:
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     showtime = str(uuid.uuid4())
-    holds = RedisSeatHolds(redis, prefix)
+    holds = RedisSeatBoard(redis, prefix)
     latencies: list[float] = []
 
     async def customer(i: int) -> bool:

@@ -36,7 +36,13 @@ def bench(out: Path, *args: str) -> dict[str, Any]:
     )
     assert run.returncode == 0, run.stderr[-4000:]
     reports = json.loads(run.stdout)
-    assert [r["scenario"] for r in reports] == ["flash-sale", "disjoint", "browse", "funnel"]
+    assert [r["scenario"] for r in reports] == [
+        "flash-sale",
+        "disjoint",
+        "browse",
+        "funnel",
+        "live",
+    ]
     return {r["scenario"]: r for r in reports}
 
 
@@ -86,6 +92,11 @@ def check_scenarios(reports: dict[str, Any], database: str) -> None:
     assert funnel["funnels_paid"] >= 1 and funnel["status_5xx"] == 0
     assert set(funnel["payment_to_confirmed_ms"]) == LATENCY
     assert set(funnel["payment_to_notification_ms"]) == LATENCY
+
+    live = reports["live"]["result"]
+    assert live["connected"] == live["listeners"] == 20 and live["status_5xx"] == 0
+    assert live["changes"] == 20 and live["missed_deliveries"] == 0
+    assert live["deliveries"] == 20 * 20 and set(live["delivery_ms"]) == LATENCY
 
 
 def test_every_scenario_runs_embedded_and_leaves_a_json_and_a_chart(tmp_path):
