@@ -24,7 +24,7 @@ from bench.catalog import Catalog
 from bench.load import CpuMeter, Http, Recorder
 from bench.options import Context, Options
 from bench.ping import measure, ping_ceiling
-from bench.processes import peak_rss
+from bench.processes import cpu_seconds, peak_rss
 from bench.system import System
 
 Runner = Callable[[Context], Awaitable[tuple[dict[str, Any], list[Recorder]]]]
@@ -82,6 +82,26 @@ async def measure_ceilings(opts: Options, system: System | None, prefix: str) ->
     except Exception as exc:
         out["ping"] = {"error": f"{type(exc).__name__}: {exc}"}
     return out
+
+
+SETTLE_SECONDS = 180.0
+QUIET_CORES = 0.15
+
+
+async def settle(system: System) -> str:
+    """Wait until the system is idle again: what one scenario left to do (events, e-mails)
+    must not be measured as part of the next one."""
+    parts = system.part_pids()
+    started = time.monotonic()
+    before = cpu_seconds(parts)
+    while time.monotonic() - started < SETTLE_SECONDS:
+        await asyncio.sleep(2)
+        now = cpu_seconds(parts)
+        busy = (now - before) / 2
+        before = now
+        if busy < QUIET_CORES:
+            return f"system idle after {time.monotonic() - started:.0f} s"
+    return f"system still busy after {SETTLE_SECONDS:.0f} s (measured anyway)"
 
 
 def system_rss(system: System | None) -> dict[str, Any]:
@@ -189,6 +209,9 @@ async def run_all(opts: Options) -> list[dict[str, Any]]:
             }
             ctx = Context(opts, http, catalog, database)
             for name in opts.scenarios:
+                if system is not None and len(opts.scenarios) > 1:
+                    quiet = await settle(system)
+                    base["notes"].append(f"before {name}: {quiet}")
                 progress(f"running {name} ...")
                 started = utc_now()
                 result, recorders = await RUNNERS[name](ctx)

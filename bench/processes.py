@@ -77,3 +77,16 @@ def peak_rss(parts: dict[str, int]) -> dict[str, Any]:
             "processes": processes,
         }
     return report
+
+
+def cpu_seconds(parts: dict[str, int]) -> float:
+    """CPU time (user + system) used so far by every process of the parts."""
+    children = _children()
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for root in parts.values():
+        for pid in _tree(root, children):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+    return total / tick

@@ -179,8 +179,20 @@ class System:
             ]
         return argv
 
-    def start(self, timeout: float = 180) -> None:
-        """Start it; return once every service answers through the public port."""
+    def start(self, timeout: float = 180, attempts: int = 3) -> None:
+        """Start it; return once every service answers through the public port. Ports are
+        chosen free but can be taken before the system binds them: then again, on others."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once(timeout)
+                return
+            except StartFailed:
+                if attempt == attempts or "is in use" not in self.output():
+                    raise
+                self.port = free_ports(8 if self.distributed else 2)
+                self.ping_port = self.port + (7 if self.distributed else 1)
+
+    def _start_once(self, timeout: float) -> None:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 self.argv(),
