@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import functools
 import json
 import os
 import signal
@@ -52,8 +51,6 @@ class Part:
     stop_signal: int = signal.SIGTERM
     # Parts start stage by stage, the parts of one stage together (services, then the gateway).
     stage: int = 0
-    # Added to the part's nice value: a part whose work can wait yields the CPU to the others.
-    nice: int = 0
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     status: str = "stopped"
@@ -83,12 +80,9 @@ def describe_exit(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
-def _prepare_child(nice: int = 0) -> None:  # pragma: no cover - runs in the forked child
-    """A process group of its own; SIGTERM from the kernel when the supervisor dies (Linux);
-    the part's CPU priority."""
+def _prepare_child() -> None:  # pragma: no cover - runs in the forked child
+    """A process group of its own; SIGTERM from the kernel when the supervisor dies (Linux)."""
     os.setpgid(0, 0)
-    if nice:
-        os.nice(nice)
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -211,7 +205,7 @@ class Supervisor:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=part.env,
-            preexec_fn=functools.partial(_prepare_child, part.nice),
+            preexec_fn=_prepare_child,
             limit=1024 * 1024,
         )
         part.started_at = time.monotonic()

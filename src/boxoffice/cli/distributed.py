@@ -133,13 +133,6 @@ def boxoffice_argv() -> list[str]:
     return [sys.executable, "-c", "from boxoffice.cli import app; app(prog_name='boxoffice')"]
 
 
-# Parts whose work can wait for a quieter moment run at a lower CPU priority: in a flash sale
-# the notification service's e-mails (event handling, tickets with QR codes, about a third of
-# the CPU of a sale) would otherwise take the cores from the customers still buying. Measured
-# here: 16 → 23-25 completed hold, book and pay per second at 64 clients with nice 10. In a
-# cluster the same is a lower CPU request and priority class for that deployment.
-YIELDING_PARTS = {"notification": 10}
-
 # Connections of the PostgreSQL server left for everything else (tests, operators, tools).
 SPARE_CONNECTIONS = 20
 MAX_POOL_SIZE = 10
@@ -251,7 +244,6 @@ def up_distributed(opts: Options) -> None:
             port=ports[name],
             health_url=f"http://127.0.0.1:{ports[name]}/health",
             env=env,
-            nice=YIELDING_PARTS.get(name, 0),
         )
         for name in wanted
     ]
