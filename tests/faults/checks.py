@@ -1,0 +1,202 @@
+"""After a fault, once the system has settled: the rules still hold, and every request the load
+got a 2xx for is in the data.
+
+Read straight from the services' databases, RabbitMQ and the SMTP sink:
+- each booking answered 201 exists; each payment answered 2xx exists, `completed`, of its
+  booking's total, and its booking ends `confirmed`/`paid`;
+- the money invariants (tests/invariants.py): money taken = confirmed paid bookings, no booking
+  charged twice, no completed payment of an unconfirmed booking; no payment left `pending`;
+- no seat sold twice (no two live booking_seats rows for one seat of one showtime);
+- each confirmed booking has exactly one purchase notice, `sent`, and was e-mailed exactly once
+  (no notice e-mailed twice either);
+- no event is stuck: every outbox drained, every service queue empty, no dead letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from boxoffice.core.settings import DATABASE_NAMES
+from tests.conftest import POSTGRES_URL, RABBITMQ_URL
+from tests.faults.mailbox import Mailbox
+from tests.faults.records import Records
+from tests.invariants import money_report
+
+EVENT_SERVICES = ("movie", "booking", "payment", "notification")
+PAID_PAIR = ("payment.completed", "booking.confirmed")
+
+CHECKED = [
+    "every 2xx booking exists",
+    "every 2xx payment completed, its booking confirmed/paid",
+    "money invariants",
+    "no payment left pending",
+    "no seat sold twice",
+    "one notice and one e-mail per confirmed booking",
+    "outboxes drained, queues empty, no dead letters",
+]
+
+
+def db_url(prefix: str, service: str) -> str:
+    return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{prefix}{DATABASE_NAMES[service]}"
+
+
+async def rows(url: str, sql: str) -> list[Any]:
+    engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 5})
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql))).all())
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Findings:
+    """What one look at the system found: broken rules, and counts for the report."""
+
+    problems: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+async def queue_depths(prefix: str) -> dict[str, int]:
+    """Ready messages in each service's queue and dead-letter queue."""
+    import aio_pika
+
+    from boxoffice.core.events.rabbitmq import RabbitBus
+
+    bus = RabbitBus(RABBITMQ_URL, prefix=prefix)
+    depths: dict[str, int] = {}
+    connection = await aio_pika.connect(RABBITMQ_URL, timeout=5)
+    async with connection:
+        for service in EVENT_SERVICES:
+            for name in (bus.queue_name(service), bus.dlq_name(service)):
+                channel = await connection.channel()
+                with contextlib.suppress(aio_pika.exceptions.ChannelClosed):
+                    queue = await channel.declare_queue(name, passive=True)
+                    depths[name] = int(queue.declaration_result.message_count or 0)
+                with contextlib.suppress(Exception):
+                    await channel.close()
+    return depths
+
+
+async def look(prefix: str, records: Records, mailbox: Mailbox) -> Findings:
+    found = Findings()
+    problems = found.problems
+    bookings_url, payments_url = db_url(prefix, "booking"), db_url(prefix, "payment")
+    bookings = {
+        str(b.id): b
+        for b in await rows(
+            bookings_url, "SELECT id, status, payment_status, total_price, payment_id FROM bookings"
+        )
+    }
+    payments = {
+        str(p.id): p
+        for p in await rows(payments_url, "SELECT id, booking_id, amount, status FROM payments")
+    }
+    promised_bookings, promised_payments = records.bookings, records.payments
+    for booking_id in promised_bookings:
+        if booking_id not in bookings:
+            problems.append(f"booking {booking_id} answered 201 but is not in bookings_db")
+    for payment_id, answer in promised_payments.items():
+        payment = payments.get(payment_id)
+        if payment is None:
+            problems.append(f"payment {payment_id} answered 2xx but is not in payments_db")
+            continue
+        if payment.status != answer["payment_status"] or payment.status != "completed":
+            said = answer["payment_status"]
+            problems.append(f"payment {payment_id} answered {said!r}, now {payment.status!r}")
+        booking = bookings.get(str(payment.booking_id))
+        state = f"{booking.status}/{booking.payment_status}" if booking else "missing"
+        if state != "confirmed/paid":
+            problems.append(f"paid booking {payment.booking_id} (payment {payment_id}) is {state}")
+
+    money = await money_report(payments_url, bookings_url)
+    problems += money.violations
+    pending = [p for p in payments.values() if p.status == "pending"]
+    if pending:
+        problems.append(
+            f"{len(pending)} payment(s) still pending: {[str(p.id) for p in pending[:5]]}"
+        )
+
+    doubles = await rows(
+        bookings_url,
+        "SELECT showtime_id, seat_id, count(*) AS n FROM booking_seats "
+        "WHERE status IN ('pending', 'confirmed') GROUP BY 1, 2 HAVING count(*) > 1",
+    )
+    problems += [f"seat {d.seat_id} of {d.showtime_id} sold {d.n} times" for d in doubles]
+
+    notices = await rows(
+        db_url(prefix, "notification"),
+        "SELECT id, booking_id, type, status FROM notifications WHERE booking_id IS NOT NULL",
+    )
+    purchase_notices: dict[str, list[Any]] = {}
+    for notice in notices:
+        if notice.type in PAID_PAIR:
+            purchase_notices.setdefault(str(notice.booking_id), []).append(notice)
+    mailed = mailbox.counts()
+    confirmed = [b for b in bookings.values() if b.status == "confirmed"]
+    for booking in confirmed:
+        got = purchase_notices.get(str(booking.id), [])
+        if len(got) != 1:
+            problems.append(f"confirmed booking {booking.id} has {len(got)} purchase notices")
+            continue
+        notice = got[0]
+        if (notice.type, notice.status) != ("booking.confirmed", "sent"):
+            problems.append(f"booking {booking.id}'s notice is {notice.type} {notice.status}")
+        elif mailed[str(notice.id)] != 1:
+            problems.append(
+                f"booking {booking.id}'s confirmation e-mailed {mailed[str(notice.id)]} times"
+            )
+    twice = {k: n for k, n in mailed.items() if n > 1}
+    if twice:
+        problems.append(f"{len(twice)} notice(s) e-mailed more than once: {list(twice)[:5]}")
+
+    stuck = {}
+    for service in EVENT_SERVICES:
+        with contextlib.suppress(Exception):  # a service without events has no outbox
+            (count,) = (
+                await rows(
+                    db_url(prefix, service),
+                    "SELECT count(*) FROM event_outbox WHERE published_at IS NULL",
+                )
+            )[0]
+            if count:
+                stuck[service] = int(count)
+    if stuck:
+        problems.append(f"events not yet published (outbox): {stuck}")
+    depths = await queue_depths(prefix)
+    waiting = {name: n for name, n in depths.items() if n}
+    if waiting:
+        problems.append(f"messages waiting or dead-lettered: {waiting}")
+
+    found.counts = {
+        "bookings_answered_2xx": len(promised_bookings),
+        "payments_answered_2xx": len(promised_payments),
+        "bookings_in_db": len(bookings),
+        "confirmed_bookings": len(confirmed),
+        "payments_by_status": dict(Counter(p.status for p in payments.values())),  # type: ignore[dict-item]
+        "emails": sum(mailed.values()),
+    }
+    return found
+
+
+def settle(prefix: str, records: Records, mailbox: Mailbox, timeout: float) -> Findings:
+    """Look until nothing is wrong or `timeout` runs out (sagas, sweepers and e-mails take a
+    moment after a fault); the last findings."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = asyncio.run(look(prefix, records, mailbox))
+        except Exception as exc:  # a server still coming back
+            found = Findings([f"could not look: {type(exc).__name__}: {exc}"])
+        if not found.problems or time.monotonic() > deadline:
+            return found
+        time.sleep(1.0)

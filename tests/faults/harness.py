@@ -1,0 +1,172 @@
+"""What every fault test does around its fault: a steady load from a second process, a probe
+that measures the recovery, and the checks once the system has settled, written to the JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.e2e.system import _terminate_with_parent
+from tests.faults.checks import CHECKED, settle
+from tests.faults.cinema import Cinema, Recovery
+from tests.faults.profile import Profile
+from tests.faults.records import Records
+from tests.faults.report import FaultLog
+
+REPO = Path(__file__).parents[2]
+
+
+class LoadRun:
+    """tests/faults/load.py running as its own process against the cinema's gateway."""
+
+    def __init__(self, cinema: Cinema, folder: Path, clients: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "load.ndjson"
+        self.control_path = folder / "control.json"
+        self.control_path.write_text("{}")
+        self.log = (folder / "load.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.faults.load",
+                cinema.base_url,
+                "--admin",
+                ADMIN_EMAIL,
+                "--password",
+                ADMIN_PASSWORD,
+                "--out",
+                str(self.path),
+                "--clients",
+                str(clients),
+                "--control",
+                str(self.control_path),
+            ],
+            cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_terminate_with_parent,
+        )
+
+    def records(self) -> Records:
+        return Records.read(self.path)
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while self.records().ready is None:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the load did not start: {self.output()}")
+            time.sleep(0.2)
+
+    def wait_paid(self, count: int, timeout: float, after: float = 0.0) -> None:
+        """Until the load has been paid `count` times (after `after`)."""
+        deadline = time.monotonic() + timeout
+        while len(self.records().paid(after=after)) < count:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                got = self.records().statuses(after=after)
+                raise AssertionError(f"the load was not paid {count} times: {dict(got)}")
+            time.sleep(0.2)
+
+    def control(self, **values: Any) -> None:
+        tmp = self.control_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(values))
+        tmp.replace(self.control_path)
+
+    def output(self) -> str:
+        return (self.path.parent / "load.log").read_text(errors="replace")[-2000:]
+
+    def stop(self, timeout: float = 40) -> Records:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+        return self.records()
+
+
+@contextlib.contextmanager
+def restoring(*servers: Any) -> Iterator[None]:
+    """Whatever happens in the block, each server is up again (and checked) afterwards."""
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.ensure_up()
+
+
+def load_view(records: Records, since: float) -> dict[str, Any]:
+    """The fault as the load saw it: paid before and after, and the first payment of a purchase
+    that started after `since`."""
+    first = records.first_paid_after(since)
+    return {
+        "payments_2xx_before": len(records.paid(before=since)),
+        "payments_2xx_after": len(records.paid(after=since)),
+        "first_paid_after_s": None if first is None else round(first - since, 2),
+        "answers_after": dict(sorted(records.statuses(after=since).items())),
+    }
+
+
+def conclude(
+    cinema: Cinema,
+    load: LoadRun,
+    log: FaultLog,
+    profile: Profile,
+    *,
+    fault_id: str,
+    title: str,
+    recovery: Recovery,
+    outage: float | None = None,
+    checked: tuple[str, ...] = (),
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Keep the load a little longer, stop it, let the system settle, check everything, and
+    record the fault in the JSON; then assert what the record says."""
+    if recovery.paid_at is not None:
+        with contextlib.suppress(AssertionError):
+            load.wait_paid(1, timeout=profile.after_seconds + 30, after=recovery.paid_at)
+        time.sleep(profile.after_seconds)
+    records = load.stop()
+    findings = settle(cinema.prefix, records, cinema.mailbox, timeout=profile.settle_bound)
+    bound = profile.recovery_bound
+    passed = (
+        recovery.paid_at is not None
+        and recovery.confirmed_at is not None
+        and recovery.notified_at is not None
+        and not findings.problems
+    )
+    entry = {
+        "id": fault_id,
+        "fault": title,
+        "profile": profile.name,
+        "outage_s": None if outage is None else round(outage, 2),
+        **recovery.report(),
+        "recovery_bound_s": bound,
+        "load": load_view(records, recovery.since),
+        "checked": [*checked, *CHECKED],
+        "data": findings.counts,
+        "problems": findings.problems[:20],
+        "passed": passed,
+        **(extra or {}),
+    }
+    log.add(entry)
+    assert recovery.paid_at is not None, (
+        f"{title}: no purchase went through within {bound} s: {dict(recovery.refused)}\n"
+        f"{cinema.output()[-3000:]}"
+    )
+    assert recovery.confirmed_at is not None, f"{title}: the paid booking was never confirmed"
+    assert recovery.notified_at is not None, f"{title}: the confirmation never reached notification"
+    assert not findings.problems, f"{title}: after the fault:\n  " + "\n  ".join(
+        findings.problems[:20]
+    )
+    return entry

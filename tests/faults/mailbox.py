@@ -1,0 +1,52 @@
+"""The SMTP server the fault suite's system sends its e-mails to (aiosmtpd, a real server on a
+localhost port, for the whole session): which notices were e-mailed, and how many times."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from collections import Counter
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+NOTIFICATION_HEADER = "X-Boxoffice-Notification"
+
+
+class _Handler:
+    def __init__(self, box: Mailbox) -> None:
+        self.box = box
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.box.lock:
+            self.box.notices[str(message[NOTIFICATION_HEADER] or "")] += 1
+            self.box.received += 1
+        return "250 Message accepted for delivery"
+
+
+class Mailbox:
+    """Counts e-mails by the notification they carry (the X-Boxoffice-Notification header)."""
+
+    def __init__(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url = f"smtp://127.0.0.1:{self.port}"
+        self.lock = threading.Lock()
+        self.notices: Counter[str] = Counter()
+        self.received = 0
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> Mailbox:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def counts(self) -> Counter[str]:
+        with self.lock:
+            return Counter(self.notices)

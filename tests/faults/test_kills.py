@@ -1,0 +1,83 @@
+"""kill -9 of each service's process, and of one uvicorn worker, under a steady booking and
+payment load: the supervisor (or uvicorn, for a worker) starts it again, and nothing it had
+answered 2xx for is lost.
+
+Each service's outbox relay and event consumer run inside its processes, so killing a service
+kills its relay and its consumer too (mid-publish, mid-handling): these tests cover them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests.faults.harness import conclude
+from tests.faults.servers import wait_until
+
+pytestmark = [pytest.mark.faults, pytest.mark.distributed]
+
+WHAT_DIES = {
+    "auth": "logins",
+    "movie": "the catalog, its relay and consumer",
+    "booking": "holds and bookings, its relay and consumer",
+    "payment": "payments, its relay and consumer",
+    "notification": "notices and e-mails, its consumer",
+}
+
+
+@pytest.mark.parametrize("service", list(WHAT_DIES))
+def test_a_killed_service_comes_back_and_keeps_every_promise(
+    service, serving, load, faults_log, profile
+):
+    probe = serving.probe()
+    victim = serving.pid(service)
+    killed_at = time.time()
+    os.kill(victim, signal.SIGKILL)
+    recovery = probe.buy(killed_at, profile.recovery_bound)
+    serving.wait_running(service, victim, timeout=profile.recovery_bound)
+    probe.close()
+    conclude(
+        serving,
+        load,
+        faults_log,
+        profile,
+        fault_id=f"kill-{service}",
+        title=f"kill -9 {service} ({WHAT_DIES[service]})",
+        recovery=recovery,
+        checked=(f"supervisor restarted {service}",),
+        extra={"supervisor_restarts": serving.state(service)["restarts"]},
+    )
+
+
+def test_a_killed_booking_worker_is_replaced_while_the_other_serves(
+    serving, load, faults_log, profile
+):
+    workers = serving.workers("booking")
+    assert len(workers) >= 2, f"booking runs {len(workers)} worker(s): nothing to kill alone"
+    probe = serving.probe()
+    killed_at = time.time()
+    os.kill(workers[0], signal.SIGKILL)
+    recovery = probe.buy(killed_at, profile.recovery_bound)
+    replaced = wait_until(
+        lambda: (
+            len(serving.workers("booking")) == len(workers)
+            and workers[0] not in serving.workers("booking")
+        ),
+        profile.recovery_bound,
+        "uvicorn to replace the killed booking worker",
+    )
+    probe.close()
+    assert serving.state("booking")["restarts"] == 0, "the whole service was restarted"
+    conclude(
+        serving,
+        load,
+        faults_log,
+        profile,
+        fault_id="kill-booking-worker",
+        title="kill -9 one booking worker (uvicorn starts another)",
+        recovery=recovery,
+        checked=("uvicorn replaced the worker; the service was not restarted",),
+        extra={"worker_replaced_after_s": round(replaced, 2)},
+    )
