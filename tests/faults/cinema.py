@@ -1,7 +1,8 @@
 """The system under fault and the customer who measures its recovery.
 
 `Cinema` is one `boxoffice up --distributed` (tests/e2e/system.py) with its SMTP sink, its
-admin and a showtime of its own for the probe. `Probe` is a customer who buys one seat end to
+admin, a hall for the probe, and the steady load (tests/faults/load.py, a second process) that
+runs against it for the whole session. `Probe` is a customer who buys one seat end to
 end — log in, hold, book, pay — trying again until it works, then watches the booking until it
 reads `confirmed` (the payment.completed event reached booking) and the notices until the
 confirmation is there (booking.confirmed reached notification). Its times, counted from the
@@ -23,6 +24,7 @@ import httpx
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.e2e.system import System, alive
+from tests.faults.loadrun import LoadRun
 from tests.faults.mailbox import Mailbox
 
 PASSWORD = "Fault-Probe-2468!"
@@ -34,11 +36,13 @@ POLL_SECONDS = 0.1
 class Cinema:
     """A running distributed system, its mailbox, and what the probe needs of its catalog."""
 
-    def __init__(self, root: Path, mailbox: Mailbox, env: dict[str, str]) -> None:
+    def __init__(self, root: Path, mailbox: Mailbox, env: dict[str, str], clients: int) -> None:
         self.root = root
         self.mailbox = mailbox
         self.env = env
+        self.clients = clients
         self.system: System | None = None
+        self.load: LoadRun | None = None
         self.restarts = 0
 
     # -- the system ---------------------------------------------------------------------------
@@ -75,9 +79,14 @@ class Cinema:
             s["id"] for s in self.http.get(f"/api/movies/seats/{self.theater_id}").json()
         ]
         self.days = 0
+        self.load = LoadRun(self.base_url, self.system.data_dir / "load", self.clients)
+        self.load.wait_ready()
         return self
 
     def stop(self) -> None:
+        if self.load is not None:
+            self.load.stop()
+            self.load = None
         if self.system is not None:
             with contextlib.suppress(Exception):
                 self.http.close()

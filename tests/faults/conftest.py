@@ -21,7 +21,7 @@ import pytest
 
 from tests.faults import profile as profiles
 from tests.faults.cinema import Cinema
-from tests.faults.harness import LoadRun
+from tests.faults.loadrun import LoadRun
 from tests.faults.mailbox import Mailbox
 from tests.faults.report import PATH_ENV, FaultLog
 from tests.faults.servers import ServerError, ensure_all_up
@@ -85,11 +85,14 @@ def faults_log(
 
 @pytest.fixture(scope="session")
 def cinema(
-    fault_lock: None, tmp_path_factory: pytest.TempPathFactory, system_settings: dict[str, str]
+    fault_lock: None,
+    tmp_path_factory: pytest.TempPathFactory,
+    system_settings: dict[str, str],
+    profile: profiles.Profile,
 ) -> Iterator[Cinema]:
     ensure_all_up()
     mailbox = Mailbox().start()
-    started = Cinema(tmp_path_factory.mktemp("faults"), mailbox, system_settings)
+    started = Cinema(tmp_path_factory.mktemp("faults"), mailbox, system_settings, profile.clients)
     try:
         yield started.start()
     finally:
@@ -113,15 +116,14 @@ def serving(cinema: Cinema, faults_log: FaultLog, request: pytest.FixtureRequest
 
 
 @pytest.fixture
-def load(serving: Cinema, tmp_path: Path, profile: profiles.Profile) -> Iterator[LoadRun]:
-    """The steady hold → book → pay load, running before the test's fault."""
-    run = LoadRun(serving, tmp_path / "load", profile.clients)
-    try:
-        run.wait_ready()
-        run.wait_paid(profile.warmup_payments, timeout=120)
-        yield run
-    finally:
-        run.stop()
+def load(serving: Cinema, profile: profiles.Profile) -> LoadRun:
+    """The steady hold → book → pay load, going again (it pauses for each test's checks) and
+    paid a few times before the test's fault."""
+    assert serving.load is not None
+    since = time.time()
+    serving.load.resume()
+    serving.load.wait_paid(profile.warmup_payments, timeout=120, after=since)
+    return serving.load
 
 
 @pytest.fixture(autouse=True)

@@ -4,95 +4,16 @@ that measures the recovery, and the checks once the system has settled, written 
 from __future__ import annotations
 
 import contextlib
-import json
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.e2e.system import _terminate_with_parent
 from tests.faults.checks import CHECKED, settle
 from tests.faults.cinema import Cinema, Recovery
+from tests.faults.loadrun import LoadRun
 from tests.faults.profile import Profile
 from tests.faults.records import Records
 from tests.faults.report import FaultLog
-
-REPO = Path(__file__).parents[2]
-
-
-class LoadRun:
-    """tests/faults/load.py running as its own process against the cinema's gateway."""
-
-    def __init__(self, cinema: Cinema, folder: Path, clients: int) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "load.ndjson"
-        self.control_path = folder / "control.json"
-        self.control_path.write_text("{}")
-        self.log = (folder / "load.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.faults.load",
-                cinema.base_url,
-                "--admin",
-                ADMIN_EMAIL,
-                "--password",
-                ADMIN_PASSWORD,
-                "--out",
-                str(self.path),
-                "--clients",
-                str(clients),
-                "--control",
-                str(self.control_path),
-            ],
-            cwd=REPO,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_terminate_with_parent,
-        )
-
-    def records(self) -> Records:
-        return Records.read(self.path)
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while self.records().ready is None:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the load did not start: {self.output()}")
-            time.sleep(0.2)
-
-    def wait_paid(self, count: int, timeout: float, after: float = 0.0) -> None:
-        """Until the load has been paid `count` times (after `after`)."""
-        deadline = time.monotonic() + timeout
-        while len(self.records().paid(after=after)) < count:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                got = self.records().statuses(after=after)
-                raise AssertionError(f"the load was not paid {count} times: {dict(got)}")
-            time.sleep(0.2)
-
-    def control(self, **values: Any) -> None:
-        tmp = self.control_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(values))
-        tmp.replace(self.control_path)
-
-    def output(self) -> str:
-        return (self.path.parent / "load.log").read_text(errors="replace")[-2000:]
-
-    def stop(self, timeout: float = 40) -> Records:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
-        return self.records()
 
 
 @contextlib.contextmanager
@@ -136,7 +57,7 @@ def conclude(
         with contextlib.suppress(AssertionError):
             load.wait_paid(1, timeout=profile.after_seconds + 30, after=recovery.paid_at)
         time.sleep(profile.after_seconds)
-    records = load.stop()
+    records = load.pause()
     findings = settle(cinema.prefix, records, cinema.mailbox, timeout=profile.settle_bound)
     bound = profile.recovery_bound
     passed = (
@@ -156,6 +77,7 @@ def conclude(
         "checked": [*checked, *CHECKED],
         "data": findings.counts,
         "problems": findings.problems[:20],
+        "unmerged_purchase_notices": findings.unmerged[:10],
         "passed": passed,
         **(extra or {}),
     }

@@ -10,10 +10,12 @@ for every 2xx, what the system promised (the booking's id and total, the payment
 status), which the fault tests then look for in the databases. Other lines: `ready` after
 setup, `summary` at the end.
 
-`--control` names a JSON file the clients re-read when it changes: `{"card_token":
-"tok_timeout"}` makes every payment meet a card gateway slower than its timeout, `{}` ends
-that. SIGTERM (or SIGINT) ends the run: no new purchase starts, those in flight finish
-(bounded), then the summary is written.
+`--control` names a JSON file of switches the clients keep re-reading: `"card_token":
+"tok_timeout"` makes every payment meet a card gateway slower than its timeout; `"paused": N`
+(N > 0) stops new purchases, and once none is in flight a `{"kind": "paused", "pause": N}`
+line is written (the fault tests look at a quiet system); `"paused": 0` goes on. SIGTERM (or
+SIGINT) ends the run: no new purchase starts, those in flight finish (bounded), then the
+summary is written.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ HALL_SEATS = 2600  # 26 rows of 100, the largest hall the API allows
 REFILL_BELOW = 200  # free seats left before the next showtime is scheduled
 STOP_GRACE_SECONDS = 20.0
 PAUSE_AFTER_FAILURE = 0.2  # a client that failed waits a little (no busy loop on a dead part)
+CONTROL_SECONDS = 0.05
 
 
 class Recorder:
@@ -65,20 +68,19 @@ class Recorder:
 
 
 class Control:
-    """The control file's settings, re-read when its modification time changes."""
+    """The control file's switches, re-read at most every CONTROL_SECONDS."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.mtime = 0.0
+        self.read_at = 0.0
         self.values: dict[str, Any] = {}
 
     def get(self, key: str) -> Any:
-        if self.path is not None:
+        now = time.monotonic()
+        if self.path is not None and now - self.read_at > CONTROL_SECONDS:
+            self.read_at = now
             with contextlib.suppress(OSError, ValueError):
-                mtime = self.path.stat().st_mtime
-                if mtime != self.mtime:
-                    self.values = json.loads(self.path.read_text() or "{}")
-                    self.mtime = mtime
+                self.values = dict(json.loads(self.path.read_text() or "{}"))
         return self.values.get(key)
 
 
@@ -213,6 +215,12 @@ async def release(
     rec.answer("release", status, started, **common)
 
 
+class Busy:
+    """How many clients are in the middle of a purchase."""
+
+    count = 0
+
+
 async def client_loop(
     i: int,
     catalog: Catalog,
@@ -220,21 +228,43 @@ async def client_loop(
     seats: Seats,
     control: Control,
     stopping: asyncio.Event,
+    busy: Busy,
 ) -> None:
     http = catalog.http
     customer = None
     while not stopping.is_set():
+        if control.get("paused"):
+            await asyncio.sleep(CONTROL_SECONDS)
+            continue
         if customer is None:
             customer = await new_customer(catalog, i, rec)
             if customer is None:
                 return
-        outcome = await purchase(http, rec, seats, control, i, customer)
+            continue
+        busy.count += 1
+        try:
+            outcome = await purchase(http, rec, seats, control, i, customer)
+        finally:
+            busy.count -= 1
         if outcome == "sold-out":
             await asyncio.sleep(1)
         elif outcome == "switch":
             customer = None
         elif outcome == "failed":
             await asyncio.sleep(PAUSE_AFTER_FAILURE)
+
+
+async def announce_pauses(
+    rec: Recorder, control: Control, stopping: asyncio.Event, busy: Busy
+) -> None:
+    """Write a `paused` line (with the pause's number) once no purchase is in flight."""
+    announced = None
+    while not stopping.is_set():
+        pause = control.get("paused")
+        if pause and pause != announced and busy.count == 0:
+            rec.line(kind="paused", pause=pause)
+            announced = pause
+        await asyncio.sleep(CONTROL_SECONDS)
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -258,10 +288,12 @@ async def main(args: argparse.Namespace) -> int:
             return 2
         rec.line(kind="ready", clients=args.clients, showtimes=seats.showtimes)
         started = time.time()
+        busy = Busy()
         tasks = [
-            asyncio.create_task(client_loop(i, catalog, rec, seats, control, stopping))
+            asyncio.create_task(client_loop(i, catalog, rec, seats, control, stopping, busy))
             for i in range(args.clients)
         ]
+        tasks.append(asyncio.create_task(announce_pauses(rec, control, stopping, busy)))
         await stopping.wait()
         _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
         for task in late:

@@ -18,24 +18,30 @@ class Records:
     ready: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
 
+    pauses: set[int] = field(default_factory=set)
+
     @classmethod
     def read(cls, path: Path) -> Records:
         records = cls()
-        if not path.exists():
-            return records
-        for line in path.read_text().splitlines():
+        if path.exists():
+            records.add_lines(path.read_bytes())
+        return records
+
+    def add_lines(self, data: bytes) -> None:
+        for line in data.splitlines():
             try:
                 row = json.loads(line)
             except ValueError:
                 continue  # a line cut short by a kill
             kind = row.get("kind")
             if kind == "ready":
-                records.ready = row
+                self.ready = row
             elif kind == "summary":
-                records.summary = row
+                self.summary = row
+            elif kind == "paused":
+                self.pauses.add(int(row["pause"]))
             elif "step" in row:
-                records.answers.append(row)
-        return records
+                self.answers.append(row)
 
     def ok(self, step: str) -> list[dict[str, Any]]:
         return [a for a in self.answers if a["step"] == step and 200 <= a["status"] < 300]
