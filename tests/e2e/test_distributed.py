@@ -200,9 +200,7 @@ def test_the_contract_smoke_test_passes_through_the_gateway(system):
 
 
 def test_two_hundred_open_seat_maps_hear_a_hold_through_the_gateway(system):
-    heard = asyncio.run(
-        watch_a_hold(system.base_url, (ADMIN_EMAIL, ADMIN_PASSWORD), listeners=200)
-    )
+    heard = asyncio.run(watch_a_hold(system.base_url, (ADMIN_EMAIL, ADMIN_PASSWORD), listeners=200))
     assert heard["statuses"] == {200}
     assert heard["first_kinds"] == {"snapshot"}
     assert heard["seen"] == ["held"] * 200  # every open map, no reload

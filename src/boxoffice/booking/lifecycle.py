@@ -74,9 +74,7 @@ def booking_payload(booking: Booking, **extra: Any) -> dict[str, Any]:
     }
 
 
-def record_booking_event(
-    session: AsyncSession, name: str, booking: Booking, **extra: Any
-) -> None:
+def record_booking_event(session: AsyncSession, name: str, booking: Booking, **extra: Any) -> None:
     """Add a `booking.*` event to the outbox, in the caller's transaction."""
     record_event(session, name, booking_payload(booking, **extra), aggregate_id=booking.id)
 

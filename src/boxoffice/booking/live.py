@@ -57,9 +57,7 @@ async def _start(
 ) -> tuple[int, bytes]:
     """The first event: what changed since the listener's last version, else a snapshot."""
     async with ctx.db.sessionmaker() as session:
-        version, full, seats = await SeatService(session, ctx).seat_status(
-            showtime_id, user, since
-        )
+        version, full, seats = await SeatService(session, ctx).seat_status(showtime_id, user, since)
     return version, _event("snapshot" if full else "change", version, dict(seats))
 
 
@@ -104,4 +102,3 @@ async def _events(
             else:
                 version = change.version
                 yield _change_for(change, me)
-

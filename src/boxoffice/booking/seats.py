@@ -80,8 +80,7 @@ def to_ms(moment: dt.datetime) -> int:
 def board_states(sold: Iterable[repo.LiveSeat]) -> dict[str, str]:
     """Sold seats as the board keeps them: unpaid until a time, or for good."""
     return {
-        str(s.seat_id): sold_state(to_ms(s.unpaid_until) if s.unpaid_until else None)
-        for s in sold
+        str(s.seat_id): sold_state(to_ms(s.unpaid_until) if s.unpaid_until else None) for s in sold
     }
 
 
@@ -229,9 +228,7 @@ class SeatService:
         showtime, _, chosen = await self.selection(body)
         ttl = self.settings.seat_hold_ttl_seconds
         now = utcnow()
-        result = await self.claim(
-            user, showtime, chosen, limit=self.settings.max_seats_per_booking
-        )
+        result = await self.claim(user, showtime, chosen, limit=self.settings.max_seats_per_booking)
         if result is None:
             sold = await self.sold(showtime.id, body.seat_ids)
             if sold:

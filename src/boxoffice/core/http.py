@@ -63,6 +63,10 @@ class CircuitBreaker:
             return True
         return False
 
+    def release_trial(self) -> None:
+        """The trial call ended without a verdict: the next call may be the trial."""
+        self._trial_in_flight = False
+
     def record_success(self) -> None:
         self.failures = 0
         self._trial_in_flight = False
@@ -130,15 +134,24 @@ class ServiceClient:
         async def once() -> httpx.Response:
             if not self.breaker.allow():
                 raise ServiceUnavailable(f"{self.target} service unavailable (circuit open)")
+            recorded = False
             try:
                 response = await self._client.request(method, path, headers=headers, **kwargs)
                 if response.status_code >= 500:
                     raise _UpstreamError(response)
+                self.breaker.record_success()
+                recorded = True
+                return response
             except (httpx.TransportError, _UpstreamError):
                 self.breaker.record_failure()
+                recorded = True
                 raise
-            self.breaker.record_success()
-            return response
+            finally:
+                if not recorded:
+                    # Cancelled, or an error that says nothing of the other service's health
+                    # (a body that would not decode, too many redirects): neither a success nor
+                    # a failure, but a half-open trial must not stay taken for good.
+                    self.breaker.release_trial()
 
         try:
             async for attempt in AsyncRetrying(

@@ -12,6 +12,7 @@ from boxoffice.movie.cache import CatalogCache
 
 handlers = EventHandlers("movie")
 
+
 def invalidate_showtimes_after_commit(session: AsyncSession, ctx: ServiceContext) -> None:
     """Showtime answers carry the free-seat count: drop them once the ledger change has
     committed (before it, a reader could cache the old count again under the new version)."""

@@ -82,6 +82,12 @@ class EventBus(Protocol):
     async def aclose(self) -> None: ...
 
 
+# The longest wait between two attempts to reach the broker again. Short on purpose: retrying a
+# connection costs nearly nothing, and events must flow within seconds of the broker's return
+# (a back-off doubling to 30 s held them up to half a minute after a restart).
+RECONNECT_MAX_SECONDS = 2.0
+
+
 def retry_delay(attempt: int, base: float, ceiling: float) -> float:
     """Exponential backoff after the `attempt`-th failure: base, 2·base, 4·base… up to ceiling."""
     return float(min(base * 2 ** max(attempt - 1, 0), ceiling))

@@ -50,6 +50,47 @@ from boxoffice.core.settings import SERVICE_NAMES
 log = structlog.get_logger("boxoffice.events")
 
 
+def _alive(connection: Any) -> bool:
+    """Whether an aio-pika connection can still carry frames.
+
+    `is_closed` turns true only after our own `close()`; a connection the broker dropped
+    (restart, kill, cut socket) stays "open" with no transport, and `connected` is cleared.
+    """
+    transport = connection.transport
+    return (
+        not connection.is_closed
+        and connection.connected.is_set()
+        and transport is not None
+        and not transport.connection.is_closed
+    )
+
+
+async def _until_lost(connection: Any, channel: AbstractChannel) -> None:
+    """Wait until the connection or the channel ends, however it ends.
+
+    aio-pika completes `connection.closed()` only after our own `close()`; a connection the
+    broker or the network ended (restart, kill, cut socket) is seen through its close callbacks.
+    """
+    ended: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def note(*_: Any) -> None:
+        if not ended.done():
+            ended.set_result(True)
+
+    connection.close_callbacks.add(note)
+    waiters = [
+        ended,
+        asyncio.ensure_future(connection.closed()),
+        asyncio.ensure_future(channel.closed()),
+    ]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        connection.close_callbacks.discard(note)
+
+
 def _message(event: Event, headers: dict[str, Any] | None = None) -> aio_pika.Message:
     base: dict[str, Any] = {"source": event.source}
     if event.correlation_id:
@@ -119,10 +160,18 @@ class RabbitBus:
         """The connection for publishing and operations, reopened when it was lost."""
         self._lock = self._lock or asyncio.Lock()
         async with self._lock:
-            if self._connection is None or self._connection.is_closed:
-                self._publisher = None
+            if self._connection is None or not _alive(self._connection):
+                await self._drop_shared()
                 self._connection = await self._connect()
             return self._connection
+
+    async def _drop_shared(self) -> None:
+        """Forget the shared connection (and its publishing channel); the next use opens anew."""
+        connection, self._connection = self._connection, None
+        await self._drop_publisher()
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
 
     async def _declare(
         self, channel: AbstractChannel, service: str, names: Collection[str]
@@ -191,7 +240,10 @@ class RabbitBus:
                 )
             )
         except Exception:
-            await self._drop_publisher()
+            # Whatever failed, start the next attempt from a new connection: after a broker
+            # restart the old one looks open but every channel on it fails ("closed"), and a
+            # relay that kept it retried forever (issue 10).
+            await self._drop_shared()
             raise
         for confirm in confirms:
             if not isinstance(confirm, Basic.Ack):
@@ -219,15 +271,9 @@ class RabbitBus:
                 task.add_done_callback(running.discard)
 
             await queue.consume(on_message)
-            lost = [
-                asyncio.ensure_future(connection.closed()),
-                asyncio.ensure_future(channel.closed()),
-            ]
-            try:
-                await asyncio.wait(lost, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in lost:
-                    waiter.cancel()
+            # aio-pika marks a connection closed only when *we* close it; one the broker or
+            # the network ended is seen through its close callbacks.
+            await _until_lost(connection, channel)
             raise ConnectionError(f"lost the RabbitMQ connection of {service}'s consumer")
         finally:
             for task in list(running):
@@ -262,7 +308,7 @@ class RabbitBus:
             await queue.consume(on_message, no_ack=True)
             if ready is not None:
                 ready.set()
-            await connection.closed()
+            await _until_lost(connection, channel)
             raise ConnectionError("lost the RabbitMQ connection of a broadcast listener")
         finally:
             self._consumers.discard(connection)

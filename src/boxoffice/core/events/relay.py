@@ -21,7 +21,12 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from boxoffice.core.db import Database, utcnow
-from boxoffice.core.events.bus import BusClosed, EventBus, describe_error
+from boxoffice.core.events.bus import (
+    RECONNECT_MAX_SECONDS,
+    BusClosed,
+    EventBus,
+    describe_error,
+)
 from boxoffice.core.events.envelope import Event
 from boxoffice.core.events.outbox import add_waker, remove_waker
 from boxoffice.core.events.tables import InboxEvent, OutboxEvent
@@ -45,7 +50,7 @@ class Relay:
         batch_size: int = 100,
         poll_seconds: float = 2.0,
         retention: dt.timedelta = dt.timedelta(days=7),
-        max_backoff: float = 30.0,
+        max_backoff: float = RECONNECT_MAX_SECONDS,
     ) -> None:
         self.service = service
         self.db = db

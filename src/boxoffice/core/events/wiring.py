@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from boxoffice.core.events.bus import BusClosed, EventBus, describe_error
+from boxoffice.core.events.bus import (
+    RECONNECT_MAX_SECONDS,
+    BusClosed,
+    EventBus,
+    describe_error,
+)
 from boxoffice.core.events.consumer import EventProcessor
 from boxoffice.core.events.envelope import Event
 from boxoffice.core.events.handlers import EventHandlers
@@ -131,7 +136,7 @@ def events_wiring(handlers: EventHandlers | str) -> EventWiring:
             if time.monotonic() - started > 60:
                 delay = 0.5
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
     async def event_broadcasts(ctx: ServiceContext) -> None:
         if not table.broadcast_names:
@@ -161,7 +166,7 @@ def events_wiring(handlers: EventHandlers | str) -> EventWiring:
                     retry_in=delay,
                 )
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
     async def stop_events(ctx: ServiceContext) -> None:
         unregister_service_engine(ctx.db.engine.sync_engine)
