@@ -12,6 +12,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from tests.faults.checks import CHECKED
+
 PATH_ENV = "BOXOFFICE_FAULTS_JSON"
 
 
@@ -23,6 +25,8 @@ class FaultLog:
             "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
             "settings": settings,
+            # Checked after every fault; each fault's own "checked" adds to these.
+            "common_checks": list(CHECKED),
             "faults": [],
         }
         self.write()

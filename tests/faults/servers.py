@@ -6,8 +6,7 @@ How each is started again is found out from the running server, not assumed:
   again daemonized as the user it ran as (here: `redis-server --daemonize yes ...`, as
   scripts/test starts it);
 - RabbitMQ: `rabbitmqctl stop_app`/`start_app` for the application, and for the node itself
-  `rabbitmq-server -detached` (how scripts/test and the Debian package start it), waited for with
-  `rabbitmqctl await_startup`;
+  `rabbitmq-server -detached` (how scripts/test starts it), waited for until it speaks AMQP;
 - PostgreSQL: the cluster `pg_lsclusters` lists on the port the tests use, with
   `pg_ctlcluster --skip-systemctl-redirect VERSION NAME stop|start` (no systemd in these
   containers; with systemd, pg_ctlcluster would hand over to it).
@@ -208,8 +207,8 @@ class RabbitMQ:
         wait_until(lambda: not self.beam_pids(), 30, "RabbitMQ's beam to die")
 
     def start_node(self, timeout: float = 120) -> None:
+        # -detached returns at once; the node registers with epmd and boots in the background.
         run(["rabbitmq-server", "-detached"], timeout=30)
-        run(["rabbitmqctl", "await_startup", "--timeout", str(int(timeout))], timeout=timeout + 10)
         wait_until(self.up, timeout, "RabbitMQ to accept AMQP connections")
 
     def ensure_up(self, timeout: float = 120) -> None:

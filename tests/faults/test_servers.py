@@ -2,7 +2,8 @@
 customers hold, book and pay: the system serves again within a bound, every request it answered
 2xx for is in the data, every paid booking ends confirmed and each confirmation is e-mailed once.
 
-RabbitMQ comes last in this file: a relay that never reconnects would leave every later test's
+SIGKILL of RabbitMQ's Erlang VM (a crash, and a node start of 10-30 s) is in the long profile
+only. RabbitMQ comes last in this file: a relay that never reconnects would leave every later test's
 events stuck (the `serving` fixture then starts a fresh system, and the JSON says so)."""
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def test_rabbitmq_restarted_while_bookings_are_paid(serving, load, faults_log, p
     assert paid_while_down > 0, "no payment went through while RabbitMQ was down"
 
 
+@pytest.mark.slow
 def test_rabbitmq_node_killed_and_started_again(serving, load, faults_log, profile):
     probe = serving.probe()
     rabbit = RabbitMQ()
