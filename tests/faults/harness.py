@@ -4,8 +4,9 @@ that measures the recovery, and the checks once the system has settled, written 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tests.faults.checks import settle
@@ -24,6 +25,34 @@ def restoring(*servers: Any) -> Iterator[None]:
     finally:
         for server in servers:
             server.ensure_up()
+
+
+class Background(threading.Thread):
+    """A wait that runs while the probe buys; `finished_at` is when it ended (epoch)."""
+
+    def __init__(self, wait: Callable[[], Any]) -> None:
+        super().__init__(daemon=True)
+        self.wait = wait
+        self.finished_at = 0.0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.wait()
+        except BaseException as exc:
+            self.error = exc
+        self.finished_at = time.time()
+
+    def result(self, timeout: float = 300) -> None:
+        self.join(timeout)
+        if self.error is not None:
+            raise self.error
+
+
+def in_background(wait: Callable[[], Any]) -> Background:
+    waiting = Background(wait)
+    waiting.start()
+    return waiting
 
 
 def load_view(records: Records, since: float) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.faults.harness import conclude
 
-pytestmark = [pytest.mark.faults, pytest.mark.distributed]
+pytestmark = [pytest.mark.faults, pytest.mark.distributed, pytest.mark.timeout(900)]
 
 FAST_SECONDS = 1.0  # a breaker that is open answers within this
 # A payment whose card gateway never answers fails within the gateway's timeout and this much

@@ -17,10 +17,10 @@ import time
 
 import pytest
 
-from tests.faults.harness import conclude
+from tests.faults.harness import conclude, in_background
 from tests.faults.servers import wait_until
 
-pytestmark = [pytest.mark.faults, pytest.mark.distributed]
+pytestmark = [pytest.mark.faults, pytest.mark.distributed, pytest.mark.timeout(900)]
 
 WHAT_DIES = {
     "auth": "logins",
@@ -39,9 +39,14 @@ def test_every_service_killed_at_once_comes_back_and_keeps_every_promise(
     killed_at = time.time()
     for pid in victims.values():
         os.kill(pid, signal.SIGKILL)
+    restarted = in_background(
+        lambda: [
+            serving.wait_running(service, pid, timeout=profile.recovery_bound)
+            for service, pid in victims.items()
+        ]
+    )
     recovery = probe.buy(killed_at, profile.recovery_bound)
-    for service, pid in victims.items():
-        serving.wait_running(service, pid, timeout=profile.recovery_bound)
+    restarted.result()
     probe.close()
     conclude(
         serving,
@@ -52,6 +57,7 @@ def test_every_service_killed_at_once_comes_back_and_keeps_every_promise(
         title="kill -9 of all five services at once (every relay and consumer with them)",
         recovery=recovery,
         checked=("supervisor restarted every service",),
+        extra={"all_running_after_s": round(restarted.finished_at - killed_at, 2)},
     )
 
 
@@ -64,8 +70,11 @@ def test_a_killed_service_comes_back_and_keeps_every_promise(
     victim = serving.pid(service)
     killed_at = time.time()
     os.kill(victim, signal.SIGKILL)
+    restarted = in_background(
+        lambda: serving.wait_running(service, victim, timeout=profile.recovery_bound)
+    )
     recovery = probe.buy(killed_at, profile.recovery_bound)
-    serving.wait_running(service, victim, timeout=profile.recovery_bound)
+    restarted.result()
     probe.close()
     conclude(
         serving,
@@ -76,7 +85,7 @@ def test_a_killed_service_comes_back_and_keeps_every_promise(
         title=f"kill -9 {service} ({WHAT_DIES[service]})",
         recovery=recovery,
         checked=(f"supervisor restarted {service}",),
-        extra={"supervisor_restarts": serving.state(service)["restarts"]},
+        extra={"running_after_s": round(restarted.finished_at - killed_at, 2)},
     )
 
 
@@ -109,5 +118,5 @@ def test_a_killed_booking_worker_is_replaced_while_the_other_serves(
         title="kill -9 one booking worker (uvicorn starts another)",
         recovery=recovery,
         checked=("uvicorn replaced the worker; the service was not restarted",),
-        extra={"worker_replaced_after_s": round(replaced, 2)},
+        extra={"worker_replaced_after_s": round(replaced.finished_at - killed_at, 2)},
     )

@@ -15,7 +15,7 @@ import pytest
 from tests.faults.harness import conclude, restoring
 from tests.faults.servers import PostgreSQL, RabbitMQ, Redis
 
-pytestmark = [pytest.mark.faults, pytest.mark.distributed]
+pytestmark = [pytest.mark.faults, pytest.mark.distributed, pytest.mark.timeout(900)]
 
 
 def outage(probe, profile, down_at: float):
