@@ -27,6 +27,8 @@ from typing import IO
 
 import httpx
 
+from boxoffice.core.waits import wait_set
+
 # A child that stayed up this long had recovered: its next crash starts the backoff over.
 STABLE_AFTER_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 1.0
@@ -270,8 +272,7 @@ class Supervisor:
                 f"{part.name} {describe_exit(returncode)} after {lived:.1f} s; "
                 f"restart {part.restarts} in {backoff:.1f} s"
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
+            await wait_set(self.stopping, backoff)
             if self.stopping.is_set():
                 return
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)

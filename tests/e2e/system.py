@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import (
     POSTGRES_URL,
@@ -31,7 +32,10 @@ from tests.conftest import (
 )
 
 BOXOFFICE = str(Path(sys.executable).with_name("boxoffice"))
-SMOKE = Path(__file__).parents[2].parent / "shared/contract/smoke.py"
+SMOKE = Path(
+    os.environ.get("BOXOFFICE_SMOKE")
+    or Path(__file__).parents[2].parent / "shared/contract/smoke.py"
+)
 SERVICES = ("auth", "movie", "booking", "payment", "notification")
 
 
@@ -247,7 +251,16 @@ def running(root: Path, **kw: Any) -> Iterator[System]:
 
 
 def run_smoke(base_url: str, admin_email: str, admin_password: str) -> subprocess.CompletedProcess:
-    """The shared contract smoke test against a running system."""
+    """The shared contract smoke test against a running system.
+
+    It lives beside the checkout (`../shared/contract/smoke.py`), not in it: a clone made
+    anywhere else has no such file, and its own tests must still pass there, so the test is
+    skipped, saying why (BOXOFFICE_SMOKE names the script when it is elsewhere)."""
+    if not SMOKE.is_file():
+        pytest.skip(
+            f"the shared contract smoke test is not here ({SMOKE}): run from a checkout "
+            "beside ../shared, or set BOXOFFICE_SMOKE to the script's path"
+        )
     return subprocess.run(
         [sys.executable, str(SMOKE), base_url, admin_email, admin_password],
         capture_output=True,

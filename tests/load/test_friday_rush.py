@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
+from boxoffice.invariants import ServiceDatabases, Violation
+from boxoffice.invariants.seats import read_live_seats
+from boxoffice.invariants.seats import seats_sold_twice as check_seats_sold_twice
 from tests.conftest import POSTGRES_URL
 from tests.e2e.system import running
 from tests.invariants import money_report
@@ -29,19 +29,9 @@ def database(prefix: str, name: str) -> str:
     return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{prefix}{name}"
 
 
-async def seats_sold_twice(bookings_url: str) -> list[tuple]:
-    engine = create_async_engine(bookings_url, poolclass=NullPool)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT showtime_id, seat_id, count(*) FROM booking_seats "
-                    "WHERE status IN ('pending', 'confirmed') GROUP BY 1, 2 HAVING count(*) > 1"
-                )
-            )
-            return list(rows.all())
-    finally:
-        await engine.dispose()
+async def seats_sold_twice(bookings_url: str) -> list[Violation]:
+    async with ServiceDatabases({"booking": bookings_url}) as db:
+        return check_seats_sold_twice(await read_live_seats(db))
 
 
 async def settled_money(payments_url: str, bookings_url: str):

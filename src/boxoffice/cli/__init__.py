@@ -1,16 +1,17 @@
-"""The `boxoffice` command: run the system, one service, migrations, demo data, operations,
-benchmarks."""
+"""The `boxoffice` command: run the system, one service, migrations, demo data, operations
+(checks, dead letters, reconciliation), benchmarks."""
 
 from __future__ import annotations
 
 import typer
 
-from boxoffice.cli import bench, events, payments, run
+from boxoffice.cli import bench, check, events, payments, run
 
 app = typer.Typer(
     help="boxoffice: a cinema ticketing system.", no_args_is_help=True, add_completion=False
 )
 run.register(app)
+check.register(app)
 bench.register(app)
 app.add_typer(events.app, name="events", help="Inspect and replay dead-lettered events.")
 app.add_typer(payments.app, name="payments", help="Payment operations (reconciliation).")

@@ -6,7 +6,6 @@ and after the last attempt (or a permanent refusal) `failed` with a dead-letter 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import uuid
 
@@ -14,6 +13,7 @@ import structlog
 
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import Database, utcnow
+from boxoffice.core.waits import wait_set
 from boxoffice.notification.config import MailSettings
 from boxoffice.notification.mail import (
     EmlFolderTransport,
@@ -149,5 +149,4 @@ async def delivery_loop(ctx: ServiceContext) -> None:
         due = await deliverer.deliver_due()
         if due >= settings.batch_size:
             continue  # more may be waiting: keep going without a pause
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=settings.poll_seconds)
+        await wait_set(wake, settings.poll_seconds)

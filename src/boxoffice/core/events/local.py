@@ -9,7 +9,6 @@ file also lets `boxoffice events` inspect and replay dead letters from another p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from boxoffice.core.events.bus import (
     describe_error,
 )
 from boxoffice.core.events.envelope import Event, MalformedEvent
+from boxoffice.core.waits import wait_set
 
 log = structlog.get_logger("boxoffice.events")
 
@@ -182,8 +182,7 @@ class LocalBus:
                         task = asyncio.create_task(self._deliver(engine, row, handle, waker))
                         running.add(task)
                         task.add_done_callback(running.discard)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waker.wait(), self.poll_seconds)
+                await wait_set(waker, self.poll_seconds)
         finally:
             if self._wakers.get(service) is waker:
                 del self._wakers[service]

@@ -31,6 +31,7 @@ from boxoffice.core.events.envelope import Event
 from boxoffice.core.events.outbox import add_waker, remove_waker
 from boxoffice.core.events.tables import InboxEvent, OutboxEvent
 from boxoffice.core.observability import EVENTS_PUBLISHED, OUTBOX_LAG
+from boxoffice.core.waits import wait_set
 
 log = structlog.get_logger("boxoffice.events")
 
@@ -182,7 +183,6 @@ class Relay:
                     # Not after every drain: in a rush that is hundreds of queries a second.
                     await self._report_lag()
                     next_lag_report = now + LAG_REPORT_SECONDS
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await wait_set(self._wake, self.poll_seconds)
         finally:
             remove_waker(engine, self._wake)

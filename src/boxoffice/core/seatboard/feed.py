@@ -30,8 +30,9 @@ class Subscription:
 
     async def get(self, timeout: float) -> Change | None:
         """The next change, or None when none came within `timeout` seconds."""
-        try:
-            return await asyncio.wait_for(self._queue.get(), timeout)
+        try:  # not wait_for: see boxoffice.core.waits
+            async with asyncio.timeout(timeout):
+                return await self._queue.get()
         except TimeoutError:
             return None
 
