@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import fault_table  # noqa: E402
 import settings_table  # noqa: E402
 
 
@@ -50,6 +51,13 @@ def test_settings_table_lists_every_setting_as_the_code_defines_it():
     assert README == fresh, "run: .venv/bin/python scripts/settings_table.py --write"
     for name, field in Settings.model_fields.items():
         assert f"| `{settings_table.env_name(name, field)}` |" in README
+
+
+def test_faults_table_is_the_committed_fault_run():
+    run = fault_table.load()
+    assert run["faults"]
+    fresh = fault_table.with_table(README, run)
+    assert README == fresh, "run: .venv/bin/python scripts/fault_table.py --write"
 
 
 def test_table_names_are_the_variables_settings_really_read(monkeypatch):
