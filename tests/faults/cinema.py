@@ -44,6 +44,8 @@ class Cinema:
         self.system: System | None = None
         self.load: LoadRun | None = None
         self.restarts = 0
+        # Keys of the problems earlier faults left (tests/faults/checks.py).
+        self.known_problems: set[str] = set()
 
     # -- the system ---------------------------------------------------------------------------
 
@@ -79,6 +81,7 @@ class Cinema:
             s["id"] for s in self.http.get(f"/api/movies/seats/{self.theater_id}").json()
         ]
         self.days = 0
+        self.known_problems = set()
         self.load = LoadRun(self.base_url, self.system.data_dir / "load", self.clients)
         self.load.wait_ready()
         return self

@@ -79,6 +79,7 @@ def conclude(
     outage: float | None = None,
     checked: tuple[str, ...] = (),
     extra: dict[str, Any] | None = None,
+    resends: int = 0,
 ) -> dict[str, Any]:
     """Keep the load a little longer, stop it, let the system settle, check everything, and
     record the fault in the JSON; then assert what the record says."""
@@ -87,7 +88,16 @@ def conclude(
             load.wait_paid(1, timeout=profile.after_seconds + 30, after=recovery.paid_at)
         time.sleep(profile.after_seconds)
     records = load.pause()
-    findings = settle(cinema.prefix, records, cinema.mailbox, timeout=profile.settle_bound)
+    findings = settle(
+        cinema.prefix,
+        records,
+        cinema.mailbox,
+        timeout=profile.settle_bound,
+        known=frozenset(cinema.known_problems),
+        resends=resends,
+    )
+    # What this fault left behind is not the next one's to answer for.
+    cinema.known_problems |= set(findings.problems) | set(findings.resent)
     bound = profile.recovery_bound
     passed = (
         recovery.paid_at is not None
@@ -105,7 +115,9 @@ def conclude(
         "load": load_view(records, recovery.since),
         "checked": list(checked),
         "data": findings.counts,
-        "problems": findings.problems[:20],
+        "problems": list(findings.problems.values())[:20],
+        "problems_left_by_earlier_faults": findings.inherited,
+        "resent_emails": findings.resent,
         "unmerged_purchase_notices": findings.unmerged[:10],
         "passed": passed,
         **(extra or {}),
@@ -118,6 +130,6 @@ def conclude(
     assert recovery.confirmed_at is not None, f"{title}: the paid booking was never confirmed"
     assert recovery.notified_at is not None, f"{title}: the confirmation never reached notification"
     assert not findings.problems, f"{title}: after the fault:\n  " + "\n  ".join(
-        findings.problems[:20]
+        list(findings.problems.values())[:20]
     )
     return entry
