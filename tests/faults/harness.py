@@ -27,6 +27,11 @@ def restoring(*servers: Any) -> Iterator[None]:
             server.ensure_up()
 
 
+class KnownProductBug(AssertionError):
+    """The fault broke the system in a way already reported and not yet fixed (and in no other
+    way): the test says so with `xfail(strict=True, raises=KnownProductBug)`."""
+
+
 class Background(threading.Thread):
     """A wait that runs while the probe buys; `finished_at` is when it ended (epoch)."""
 
@@ -80,9 +85,12 @@ def conclude(
     checked: tuple[str, ...] = (),
     extra: dict[str, Any] | None = None,
     resends: int = 0,
+    known_bug: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Keep the load a little longer, stop it, let the system settle, check everything, and
-    record the fault in the JSON; then assert what the record says."""
+    """Keep the load a little longer, pause it, let the system settle, check everything, and
+    record the fault in the JSON; then assert what the record says. Problems that are all
+    symptoms of `known_bug` (each contains one of its strings) raise KnownProductBug; any other
+    problem fails as usual."""
     if recovery.paid_at is not None:
         with contextlib.suppress(AssertionError):
             load.wait_paid(1, timeout=profile.after_seconds + 30, after=recovery.paid_at)
@@ -95,6 +103,7 @@ def conclude(
         timeout=profile.settle_bound,
         known=frozenset(cinema.known_problems),
         resends=resends,
+        expected=known_bug,
     )
     # What this fault left behind is not the next one's to answer for.
     cinema.known_problems |= set(findings.problems) | set(findings.resent)
@@ -129,7 +138,9 @@ def conclude(
     )
     assert recovery.confirmed_at is not None, f"{title}: the paid booking was never confirmed"
     assert recovery.notified_at is not None, f"{title}: the confirmation never reached notification"
-    assert not findings.problems, f"{title}: after the fault:\n  " + "\n  ".join(
-        list(findings.problems.values())[:20]
-    )
+    problems = list(findings.problems.values())
+    message = f"{title}: after the fault:\n  " + "\n  ".join(problems[:20])
+    if known_bug and problems and all(any(k in p for k in known_bug) for p in problems):
+        raise KnownProductBug(message)
+    assert not problems, message
     return entry

@@ -1,13 +1,18 @@
 """The SMTP server the fault suite's system sends its e-mails to (aiosmtpd, a real server on a
-localhost port, for the whole session): which notices were e-mailed, and how many times."""
+localhost port, for the whole session): which notices were e-mailed, and how many times. It can
+keep senders waiting for its answer a moment (a slow mail server), so a fault can strike while an
+e-mail is in flight."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email
 import email.policy
 import socket
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -20,6 +25,10 @@ class _Handler:
         self.box = box
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.box.released.is_set():
+            # The sender waits for our "250" (at most `hold_seconds`, under its SMTP timeout).
+            self.box.held.set()
+            await asyncio.to_thread(self.box.released.wait, self.box.hold_seconds)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.box.lock:
             self.box.notices[str(message[NOTIFICATION_HEADER] or "")] += 1
@@ -38,6 +47,10 @@ class Mailbox:
         self.lock = threading.Lock()
         self.notices: Counter[str] = Counter()
         self.received = 0
+        self.released = threading.Event()
+        self.released.set()
+        self.held = threading.Event()
+        self.hold_seconds = 0.0
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> Mailbox:
@@ -46,6 +59,18 @@ class Mailbox:
 
     def stop(self) -> None:
         self._controller.stop()
+
+    @contextlib.contextmanager
+    def hold(self, seconds: float) -> Iterator[threading.Event]:
+        """Answer no e-mail's DATA (for at most `seconds` each) until the block ends; the event
+        yielded is set once a sender is waiting for our answer."""
+        self.hold_seconds = seconds
+        self.held.clear()
+        self.released.clear()
+        try:
+            yield self.held
+        finally:
+            self.released.set()
 
     def counts(self) -> Counter[str]:
         with self.lock:

@@ -28,7 +28,7 @@ SHORT = Profile(
     outage_seconds=4.0,
     after_seconds=2.0,
     recovery_bound=90.0,
-    settle_bound=60.0,
+    settle_bound=90.0,
     settings=(
         ("PAYMENT_GATEWAY_TIMEOUT_SECONDS", "2"),
         ("HTTP_TIMEOUT_SECONDS", "1"),

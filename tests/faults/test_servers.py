@@ -12,8 +12,12 @@ import time
 
 import pytest
 
-from tests.faults.harness import conclude, restoring
+from tests.faults.harness import KnownProductBug, conclude, in_background, restoring
 from tests.faults.servers import PostgreSQL, RabbitMQ, Redis
+
+# How long the mail server keeps a sender waiting at most (under the fault system's 5 s SMTP
+# timeout): until PostgreSQL refuses connections.
+HOLD_SECONDS = 3.0
 
 pytestmark = [pytest.mark.faults, pytest.mark.distributed, pytest.mark.timeout(900)]
 
@@ -51,11 +55,31 @@ def test_redis_shutdown_nosave_and_start(serving, load, faults_log, profile):
     )
 
 
+# An e-mail the SMTP server accepts while PostgreSQL goes down is e-mailed again (seen in 3 of
+# 4 runs before the suite made it certain by keeping one such e-mail in flight). Its symptom
+# within the test: the notice stays `pending` (claimed); its resend comes after the claim lapses.
+EMAIL_AS_POSTGRES_STOPS = (
+    "notification: an e-mail the SMTP server accepted as PostgreSQL went down is sent twice. "
+    "Marking it sent fails, the exception ends the delivery loop (background_task_crashed "
+    "task=delivery_loop), and the notice stays claimed, `pending`, until its claim lapses "
+    "(4 SMTP timeouts + 30 s), when it is delivered again. Deliverer.deliver could retry "
+    "mark_sent until the database answers (the process is alive and knows it was sent)."
+)
+
+
+@pytest.mark.xfail(strict=True, raises=KnownProductBug, reason=EMAIL_AS_POSTGRES_STOPS)
 def test_postgresql_stopped_and_started(serving, load, faults_log, profile):
     probe = serving.probe()
     postgres = PostgreSQL()
     with restoring(postgres):
-        postgres.stop()
+        # A slow mail server: PostgreSQL stops while a confirmation waits for its "250".
+        with serving.mailbox.hold(seconds=HOLD_SECONDS) as in_flight:
+            assert in_flight.wait(30), "no e-mail was being sent"
+            held_at = time.monotonic()
+            stopping = in_background(postgres.stop)
+            while postgres.up() and time.monotonic() - held_at < HOLD_SECONDS - 0.2:
+                time.sleep(0.02)
+        stopping.result()
         down_at = time.time()
         time.sleep(profile.outage_seconds)
         postgres.start()
@@ -68,9 +92,11 @@ def test_postgresql_stopped_and_started(serving, load, faults_log, profile):
         faults_log,
         profile,
         fault_id="postgresql-restart",
-        title="PostgreSQL: fast shutdown, then started again",
+        title="PostgreSQL: fast shutdown while an e-mail is in flight, then started again",
         recovery=recovery,
         outage=back_at - down_at,
+        known_bug=("confirmation is pending", "e-mailed 2 times"),
+        extra={"known_bug": EMAIL_AS_POSTGRES_STOPS},
     )
 
 
