@@ -26,8 +26,13 @@ def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} s"
 
 
-def row(fault: dict[str, Any]) -> str:
-    name = fault["fault"] if fault.get("passed") else f"{fault['fault']} **(failed)**"
+def row(fault: dict[str, Any], known_bugs: list[str]) -> str:
+    name = fault["fault"]
+    if fault.get("known_bug"):
+        known_bugs.append(fault["known_bug"])
+        name += f" **(known bug {len(known_bugs)})**"
+    elif not fault.get("passed"):
+        name += " **(failed)**"
     checked = "; ".join([*fault["checked"], "the checks after every fault"])
     cells = [
         name,
@@ -45,11 +50,13 @@ def table(data: dict[str, Any]) -> str:
         f"Profile `{data['profile']}`, run {data['started_at'][:10]} on {data['machine']['cpus']} "
         "cores shared with other test runs.",
         "",
-        "| Fault | Down for | Buys again after | Confirmed after | Notified after | Checked |",
+        "| Fault | Lasted | Buys again after | Booking confirmed after | Notice after | Checked |",
         "|---|---|---|---|---|---|",
     ]
-    lines += [row(fault) for fault in data["faults"]]
+    known_bugs: list[str] = []
+    lines += [row(fault, known_bugs) for fault in data["faults"]]
     lines += ["", "Checked after every fault: " + "; ".join(data["common_checks"]) + "."]
+    lines += [f"\nKnown bug {i}: {bug}" for i, bug in enumerate(known_bugs, 1)]
     return "\n".join(lines)
 
 
