@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
 import sqlalchemy as sa
 
 from boxoffice.core.db import Database, utcnow
+from boxoffice.core.events.envelope import Event
 from boxoffice.core.events.local import messages
 from boxoffice.core.events.rabbitmq import RabbitBus
 from tests.core.events.conftest import eventually, metric
@@ -63,6 +67,70 @@ async def test_a_consumer_whose_connection_drops_reconnects_and_misses_nothing(w
     entries = await eventually(lambda: _count(world.entries(ledger_ctx), 6))
     assert sorted(e.order_id for e in entries) == sorted([str(first), *placed])
     assert len(world.bus._consumers) == 1  # the consumer is back, on a new connection
+
+
+class _Proxy:
+    """A TCP hop to the broker whose connections can be cut, as a broker restart cuts them."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _handle(self, reader, writer) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.writers |= {writer, up_writer}
+
+        async def pipe(source, sink) -> None:
+            with contextlib.suppress(Exception):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        for writer in self.writers:
+            writer.close()
+        self.writers.clear()
+
+    async def stop(self) -> None:
+        self.cut()
+        self.server.close()
+
+
+@pytest.mark.parametrize("adapter", ["rabbitmq"])
+async def test_a_bus_whose_connection_the_broker_dropped_publishes_again(world):
+    """SPEC 4.7: with RabbitMQ back after a restart, the outbox's events go out (and readiness
+    says the broker answers) without restarting the service."""
+    url = urlsplit(world.settings.rabbitmq_url)
+    proxy = _Proxy((url.hostname or "127.0.0.1", url.port or 5672))
+    port = await proxy.start()
+    bus = RabbitBus(
+        urlunsplit(url._replace(netloc=f"{url.username}:{url.password}@127.0.0.1:{port}")),
+        prefix=world.settings.db_prefix,
+    )
+    event = Event(uuid.uuid4(), "order.placed", "shop", utcnow(), None, {"seq": 1})
+    try:
+        await bus.publish([event])
+        proxy.cut()
+
+        async def answers() -> bool:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(bus.ping(), timeout=1)
+                return True
+            return False
+
+        await eventually(answers)
+        await bus.publish([event])  # confirmed by the broker, or this raises
+    finally:
+        await bus.aclose()
+        await bus.delete_topology()
+        await proxy.stop()
 
 
 def _unreachable_database(world) -> Database:

@@ -119,8 +119,15 @@ class RabbitBus:
         """The connection for publishing and operations, reopened when it was lost."""
         self._lock = self._lock or asyncio.Lock()
         async with self._lock:
-            if self._connection is None or self._connection.is_closed:
+            connection = self._connection
+            # aio_pika marks a connection closed only when this side closes it: one the broker
+            # dropped (a restart) still says open, only `connected` is cleared, and every publish
+            # on it failed until the process restarted.
+            if connection is None or connection.is_closed or not connection.connected.is_set():
                 self._publisher = None
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(connection.close(), timeout=1)
                 self._connection = await self._connect()
             return self._connection
 
