@@ -133,6 +133,36 @@ async def test_a_bus_whose_connection_the_broker_dropped_publishes_again(world):
         await proxy.stop()
 
 
+@pytest.mark.parametrize("adapter", ["rabbitmq"])
+async def test_a_broadcast_listener_the_broker_dropped_says_so_and_can_listen_again(world):
+    """Its caller (the events wiring) reconnects when `broadcast` ends; one that never ended
+    left the process deaf to every broadcast (catalog changes) after a broker restart."""
+    url = urlsplit(world.settings.rabbitmq_url)
+    proxy = _Proxy((url.hostname or "127.0.0.1", url.port or 5672))
+    port = await proxy.start()
+    bus = RabbitBus(
+        urlunsplit(url._replace(netloc=f"{url.username}:{url.password}@127.0.0.1:{port}")),
+        prefix=world.settings.db_prefix,
+    )
+
+    async def ignore(event: Event) -> None:
+        return None
+
+    listening = asyncio.Event()
+    listener = asyncio.create_task(bus.broadcast(["order.placed"], ignore, listening))
+    try:
+        await asyncio.wait_for(listening.wait(), timeout=20)
+        proxy.cut()
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(listener, timeout=10)
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await bus.aclose()
+        await bus.delete_topology()
+        await proxy.stop()
+
+
 def _unreachable_database(world) -> Database:
     if world.adapter == "rabbitmq":
         return Database("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")

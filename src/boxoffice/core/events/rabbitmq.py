@@ -69,6 +69,17 @@ def _message(event: Event, headers: dict[str, Any] | None = None) -> aio_pika.Me
     )
 
 
+async def _until_lost(connection: Any, channel: AbstractChannel) -> None:
+    """Return when the connection or the channel is gone. Not the connection alone: one the
+    broker dropped (a restart) never reports itself closed in aio_pika, its channels do."""
+    lost = [asyncio.ensure_future(connection.closed()), asyncio.ensure_future(channel.closed())]
+    try:
+        await asyncio.wait(lost, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in lost:
+            waiter.cancel()
+
+
 class RabbitBus:
     """Publishing with confirms, one durable quorum queue per service, dead letters kept."""
 
@@ -226,15 +237,7 @@ class RabbitBus:
                 task.add_done_callback(running.discard)
 
             await queue.consume(on_message)
-            lost = [
-                asyncio.ensure_future(connection.closed()),
-                asyncio.ensure_future(channel.closed()),
-            ]
-            try:
-                await asyncio.wait(lost, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in lost:
-                    waiter.cancel()
+            await _until_lost(connection, channel)
             raise ConnectionError(f"lost the RabbitMQ connection of {service}'s consumer")
         finally:
             for task in list(running):
@@ -269,7 +272,7 @@ class RabbitBus:
             await queue.consume(on_message, no_ack=True)
             if ready is not None:
                 ready.set()
-            await connection.closed()
+            await _until_lost(connection, channel)
             raise ConnectionError("lost the RabbitMQ connection of a broadcast listener")
         finally:
             self._consumers.discard(connection)
