@@ -256,7 +256,7 @@ def up_distributed(opts: Options) -> None:
                 str(opts.workers),
             ],
             port=ports[name],
-            health_url=f"http://127.0.0.1:{ports[name]}/health",
+            health_url=f"http://127.0.0.1:{ports[name]}/health/ready",
             env=env,
         )
         for name in wanted
