@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from boxoffice.cli import app
@@ -27,7 +28,11 @@ def env(tmp_path, monkeypatch):
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BOXOFFICE_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
+    # `serve` points the logs at the stderr the runner lends it, closed once it returns: later
+    # tests of this process must not log there.
+    logging = structlog.get_config()
+    yield tmp_path
+    structlog.configure(**logging)
 
 
 def test_embedded_mode_refuses_more_than_one_worker(env):
