@@ -82,15 +82,23 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
 
-    async def __aenter__(self) -> TcpProxy:
+    async def start(self) -> int:
+        """Listen on a free port; the port."""
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
-        return self
+        return self.port
 
-    async def __aexit__(self, *_: object) -> None:
+    async def stop(self) -> None:
         self.cut()
         if self._server is not None:
             self._server.close()
+
+    async def __aenter__(self) -> TcpProxy:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
 
     @property
     def open_connections(self) -> int:

@@ -23,9 +23,11 @@ from boxoffice.cli.serving import (
     migrate_service,
     print_table,
     redact,
+    require_migrated,
     run_async,
     serve_app,
     serve_forever,
+    wait_until_migrated,
 )
 from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS, Settings
 from boxoffice.gateway.render import WEB_PORT, render_compose, render_local
@@ -154,8 +156,17 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",
         port: Annotated[int | None, typer.Option(help="Port (default: the service's)")] = None,
         workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+        migrate_first: Annotated[
+            bool,
+            typer.Option(
+                "--migrate",
+                help="Migrate the database first (development; a deployment runs "
+                "`boxoffice migrate NAME` once instead)",
+            ),
+        ] = False,
     ) -> None:
-        """Run one service on the distributed adapters (what a container runs)."""
+        """Run one service on the distributed adapters (what a container runs); its database
+        must have been migrated (`boxoffice migrate NAME`)."""
         if name not in (*SERVICE_NAMES, "web"):
             fail(f"unknown service {name!r}; one of {', '.join((*SERVICE_NAMES, 'web'))}")
         os.environ["BOXOFFICE_MODE"] = "distributed"
@@ -165,8 +176,10 @@ def register(app: typer.Typer) -> None:
         configure_logs(settings)
         port = port or SERVICE_PORTS.get(name, WEB_PORT)
         sock = bind(host, port, name)
+        # Migrating is a deployment's step, run once (`boxoffice migrate`, the compose service,
+        # the Kubernetes job), not every replica's: a replica checks that it was done.
         if name != "web":
-            run_async(migrate_service(name, settings))
+            run_async((migrate_service if migrate_first else require_migrated)(name, settings))
         os.environ[SERVE_ENV] = name
         if not serve_app("boxoffice.cli.serving:service_app_factory", sock, workers=workers):
             fail(f"{name}: failed to start (see the log above)", code=3)
@@ -174,16 +187,43 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def migrate(
         name: Annotated[str | None, typer.Argument(help="One service (default: all)")] = None,
+        check: Annotated[
+            bool,
+            typer.Option(
+                "--check",
+                help="Migrate nothing: exit 1 unless each database has this version's schema",
+            ),
+        ] = False,
+        wait: Annotated[
+            float,
+            typer.Option(
+                min=0,
+                help="With --check: keep asking for up to this many seconds (an init container "
+                "waiting for the migration job)",
+            ),
+        ] = 0,
     ) -> None:
         """Create (if missing) and migrate the services' databases in the configured mode."""
         settings = load_settings()
+        if wait and not check:
+            fail("--wait goes with --check (migrating does not wait)")
+        if name is None and settings.database_url:
+            # Every service would get that one database (and its alembic_version table).
+            fail("DATABASE_URL is one service's database: name it (boxoffice migrate NAME)")
         names = [name] if name else list(SERVICE_NAMES)
         for service in names:
             if service not in SERVICE_NAMES:
                 fail(f"unknown service {service!r}; one of {', '.join(SERVICE_NAMES)}")
-            run_async(migrate_service(service, settings))
             url = redact(settings.database_url_for(service))
-            console.print(f"{service}: migrated ({url})")
+            if not check:
+                run_async(migrate_service(service, settings))
+                console.print(f"{service}: migrated ({url})")
+                continue
+            problem = run_async(wait_until_migrated(service, settings, wait))
+            if problem is not None:
+                waited = f" after {wait:g} s" if wait else ""
+                fail(f"{service}: its database at {url} {problem}{waited}")
+            console.print(f"{service}: up to date ({url})")
 
     @app.command(name="demo-data")
     def demo_data() -> None:
