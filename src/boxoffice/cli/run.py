@@ -29,38 +29,68 @@ from boxoffice.cli.serving import (
     serve_forever,
     wait_until_migrated,
 )
+from boxoffice.core.keys import SigningKeyError
+from boxoffice.core.runtime import Runtime, memory_runtime
 from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS, Settings
 from boxoffice.gateway.render import WEB_PORT, render_compose, render_local
 
-# The admin a newcomer logs in with when embedded mode runs without BOXOFFICE_ADMIN_EMAIL.
+# The admin embedded mode creates when BOXOFFICE_ADMIN_EMAIL is not set (its password is made
+# at first start and printed once; BOXOFFICE_ADMIN_PASSWORD sets one instead).
 DEFAULT_ADMIN_EMAIL = "admin@boxoffice.local"
-DEFAULT_ADMIN_PASSWORD = "admin123"
 
 
-def with_default_admin(settings: Settings) -> tuple[Settings, tuple[str, str]]:
-    """Embedded mode's admin: the configured one, else the documented default."""
+def with_default_admin(settings: Settings) -> Settings:
+    """Embedded mode's admin: the configured e-mail, else the default one."""
     if settings.admin_email:
-        return settings, (settings.admin_email, "password: BOXOFFICE_ADMIN_PASSWORD")
-    settings = settings.model_copy(
-        update={"admin_email": DEFAULT_ADMIN_EMAIL, "admin_password": DEFAULT_ADMIN_PASSWORD}
-    )
-    return settings, (
-        f"{DEFAULT_ADMIN_EMAIL} / {DEFAULT_ADMIN_PASSWORD}",
-        "the default: set BOXOFFICE_ADMIN_EMAIL and BOXOFFICE_ADMIN_PASSWORD to change it",
-    )
+        return settings
+    return settings.model_copy(update={"admin_email": DEFAULT_ADMIN_EMAIL})
+
+
+def admin_rows(settings: Settings, runtime: Runtime) -> list[tuple[str, str, str]]:
+    """How to sign in as the admin; a generated password is shown this once, then forgotten."""
+    from boxoffice.auth.bootstrap import GENERATED_ADMIN
+
+    email = str(settings.admin_email)
+    generated = runtime.extras.pop(GENERATED_ADMIN, None)
+    if generated is not None:
+        return [
+            ("admin login", generated[0], "the admin, made at this first start"),
+            (
+                "admin password",
+                generated[1],
+                "made at random and shown only now: keep it (BOXOFFICE_ADMIN_PASSWORD and a "
+                "restart set another)",
+            ),
+        ]
+    if settings.admin_password:
+        return [("admin login", email, "password: BOXOFFICE_ADMIN_PASSWORD")]
+    return [
+        (
+            "admin login",
+            email,
+            "password: the one printed at first start (BOXOFFICE_ADMIN_PASSWORD and a restart "
+            "set another)",
+        )
+    ]
 
 
 def up_embedded(host: str, port: int, demo_data: bool | None) -> None:
     settings = load_settings("embedded")
     if demo_data is not None:
         settings = settings.model_copy(update={"demo_data": demo_data})
-    settings, admin = with_default_admin(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = with_default_admin(settings)
     configure_logs(settings)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Made (first start) or read now, so a data dir it cannot use stops the start, not logins.
+        settings.signing_key  # noqa: B018
+    except (OSError, SigningKeyError) as exc:
+        fail(f"boxoffice up: {exc}")
     from boxoffice.embedded import create_embedded_app
 
     sock = bind(host, port, "boxoffice up")
-    app = create_embedded_app(settings, gateway=True)
+    runtime = memory_runtime(settings)
+    app = create_embedded_app(settings, runtime, gateway=True)
     base = local_base(host, port)
 
     def ready() -> None:
@@ -68,7 +98,7 @@ def up_embedded(host: str, port: int, demo_data: bool | None) -> None:
         rows += api_rows(base)
         rows += [
             ("data", str(settings.data_dir.resolve()), "SQLite databases, e-mail outbox"),
-            ("admin login", *admin),
+            *admin_rows(settings, runtime),
             ("demo data", "on" if settings.demo_data_enabled else "off", "BOXOFFICE_DEMO_DATA"),
             ("rate limits", settings.rate_limit_general, f"booking {settings.rate_limit_booking}"),
         ]
