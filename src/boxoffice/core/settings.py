@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     )
     seat_hold_ttl_seconds: int = Field(600, ge=1, description="How long a seat hold lasts")
     booking_expiry_seconds: int = Field(900, ge=1, description="How long a booking may stay unpaid")
+    theater_timezone: str = Field(
+        "Asia/Ho_Chi_Minh",
+        description="IANA time zone of the theaters' local show times (when a show starts)",
+    )
     max_seats_per_booking: int = Field(10, ge=1, le=100, description="Seats one booking may take")
     data_dir: Path = Field(
         Path(".boxoffice"), alias="BOXOFFICE_DATA_DIR", description="Embedded mode's files"
