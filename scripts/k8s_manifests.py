@@ -17,16 +17,34 @@ DEPLOY = ROOT / "deploy"
 NAMESPACE = "boxoffice"
 SECRET = "boxoffice-secrets"
 CONFIG = "boxoffice-config"
-# Each replica migrates its database at start: give it time before liveness applies.
+# How long a starting replica (imports, start-up hooks, demo data on a busy node) may take before
+# liveness applies. Its migration is not in it: that is the job's, waited for before it starts.
 STARTUP_SECONDS = 150
+# A replica's init container waits this long for the migration job, then its pod starts over.
+MIGRATION_WAIT_SECONDS = 600
+# A finished migration job is kept a day for `kubectl logs`, then deleted.
+JOB_KEPT_SECONDS = 86400
+# Liveness asks only whether the process answers (a database outage must not restart every
+# pod at once); readiness whether its database answers (no traffic until it does).
+LIVE = "/health/live"
+READY = "/health/ready"
 AUTOSCALED = {"booking": (2, 10), "payment": (2, 10)}
 
 Obj = dict[str, Any]
 
 
+def version() -> str:
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
 def image() -> str:
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    return f"boxoffice:{version}"
+    return f"boxoffice:{version()}"
+
+
+def migration_job_name(service: str) -> str:
+    """auth-migrate-0-1-0: a job per version, as a job's pod template cannot be changed; a new
+    version's `kubectl apply` creates its own instead of failing on the last one."""
+    return f"{service}-migrate-{version().replace('.', '-')}"
 
 
 def db_host(service: str) -> str:
@@ -54,8 +72,9 @@ def secret_env(name: str, key: str | None = None) -> Obj:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": key or name}}}
 
 
-def http_probes(path: str, port: str = "http") -> Obj:
-    get = {"path": path, "port": port}
+def http_probes(live: str, ready: str | None = None, port: str = "http") -> Obj:
+    """Startup and liveness on `live`, readiness on `ready` (the same path when not given)."""
+    get = {"path": live, "port": port}
     return {
         "startupProbe": {
             "httpGet": get,
@@ -63,7 +82,7 @@ def http_probes(path: str, port: str = "http") -> Obj:
             "failureThreshold": STARTUP_SECONDS // 5,
         },
         "readinessProbe": {
-            "httpGet": get,
+            "httpGet": {"path": ready or live, "port": port},
             "periodSeconds": 10,
             "timeoutSeconds": 3,
             "failureThreshold": 3,
@@ -106,26 +125,40 @@ def config_map(name: str, data: dict[str, str]) -> Obj:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(name), "data": data}
 
 
-def app_container(part: str, port: int, health: str, env: list[Obj]) -> Obj:
-    """A container of the boxoffice image running `boxoffice serve <part>`."""
+def boxoffice_container(name: str, args: list[str], env: list[Obj]) -> Obj:
+    """A container of the boxoffice image running `boxoffice <args>`."""
     return {
-        "name": part,
+        "name": name,
         "image": image(),
-        "args": ["serve", part, "--host", "0.0.0.0", "--port", str(port)],
-        "ports": [{"name": "http", "containerPort": port}],
+        "args": args,
         "envFrom": [{"configMapRef": {"name": CONFIG}}],
         "env": env,
-        **http_probes(health),
         "resources": resources(("100m", "1"), ("192Mi", "512Mi")),
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
     }
 
 
-def app_pod(container: Obj) -> Obj:
+def app_container(part: str, port: int, env: list[Obj]) -> Obj:
+    """A container running `boxoffice serve <part>`, probed on /health/live and /health/ready."""
+    container = boxoffice_container(
+        part, ["serve", part, "--host", "0.0.0.0", "--port", str(port)], env
+    )
+    head = {k: container.pop(k) for k in ("name", "image", "args")}
     return {
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001},
-        "containers": [container],
+        **head,
+        "ports": [{"name": "http", "containerPort": port}],
+        **{k: container.pop(k) for k in ("envFrom", "env")},
+        **http_probes(LIVE, READY),
+        **container,
     }
+
+
+def app_pod(container: Obj, init: list[Obj] | None = None) -> Obj:
+    pod: Obj = {"securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001}}
+    if init:
+        pod["initContainers"] = init
+    pod["containers"] = [container]
+    return pod
 
 
 # --- namespace, secret ---------------------------------------------------------------------------
@@ -267,31 +300,73 @@ def shared_config() -> list[Obj]:
     ]
 
 
-def app_service(name: str) -> list[Obj]:
-    """One service: Deployment, its Service, and a headless Service Prometheus finds pods by."""
-    port = SERVICE_PORTS[name]
-    env = [
-        secret_env("SECRET_KEY"),
+def database_env(name: str) -> list[Obj]:
+    """The service's DATABASE_URL (and the password it is made with)."""
+    return [
         secret_env("POSTGRES_PASSWORD"),
-        secret_env("RABBITMQ_PASSWORD"),
         {
             "name": "DATABASE_URL",
             "value": f"postgresql+asyncpg://boxoffice:$(POSTGRES_PASSWORD)@{db_host(name)}:5432/"
             f"{DATABASE_NAMES[name]}",
         },
+    ]
+
+
+def migration_job(name: str) -> Obj:
+    """`boxoffice migrate NAME`, once per version of the service, never by its replicas; it gets
+    the database and nothing else (no signing key, no broker password)."""
+    job = migration_job_name(name)
+    labels = {
+        **meta(f"{name}-migrate")["labels"],
+        "app.kubernetes.io/component": "migration",
+        "app.kubernetes.io/version": version(),
+    }
+    container = boxoffice_container("migrate", ["migrate", name], database_env(name))
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {**meta(job), "labels": labels},
+        "spec": {
+            # Its database may still be starting: retried with the kubelet's backoff.
+            "backoffLimit": 10,
+            "ttlSecondsAfterFinished": JOB_KEPT_SECONDS,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"restartPolicy": "OnFailure", **app_pod(container)},
+            },
+        },
+    }
+
+
+def app_service(name: str) -> list[Obj]:
+    """One service: its migration job, Deployment, Service, and a headless Service Prometheus
+    finds pods by."""
+    port = SERVICE_PORTS[name]
+    env = [
+        secret_env("SECRET_KEY"),
+        *database_env(name),
+        secret_env("RABBITMQ_PASSWORD"),
         {"name": "RABBITMQ_URL", "value": "amqp://boxoffice:$(RABBITMQ_PASSWORD)@rabbitmq:5672/"},
     ]
+    # The replicas start once the job has brought the database to their version (or a newer
+    # one, during a rolling update), and never migrate it themselves.
+    wait = boxoffice_container(
+        "wait-for-migration",
+        ["migrate", name, "--check", "--wait", str(MIGRATION_WAIT_SECONDS)],
+        database_env(name),
+    )
     pods = service(name, port, headless=True)
     pods["metadata"]["name"] = f"{name}-pods"
     return [
-        deployment(name, app_pod(app_container(name, port, "/health", env))),
+        migration_job(name),
+        deployment(name, app_pod(app_container(name, port, env), init=[wait])),
         service(name, port),
         pods,
     ]
 
 
 def web() -> list[Obj]:
-    container = app_container("web", WEB_PORT, "/health", [secret_env("SECRET_KEY")])
+    container = app_container("web", WEB_PORT, [secret_env("SECRET_KEY")])
     return [deployment("web", app_pod(container)), service("web", WEB_PORT)]
 
 

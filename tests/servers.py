@@ -82,15 +82,26 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
 
-    async def __aenter__(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+    async def start(self) -> int:
+        """Listen (on a free port the first time, on the same one again after `stop`)."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
-        return self
+        return self.port
 
-    async def __aexit__(self, *_: object) -> None:
+    async def stop(self) -> None:
+        """Cut every connection and refuse new ones (the server "is down") until `start`."""
         self.cut()
         if self._server is not None:
             self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> TcpProxy:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
 
     @property
     def open_connections(self) -> int:

@@ -7,10 +7,12 @@ import asyncio
 import sqlite3
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from boxoffice.cli import app
 from tests.conftest import POSTGRES_URL, drop_databases_with_prefix
+from tests.e2e.system import free_ports
 
 runner = CliRunner()
 TABLES = ("movies", "theaters", "seats", "showtimes")
@@ -26,7 +28,11 @@ def env(tmp_path, monkeypatch):
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BOXOFFICE_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
+    # `serve` points the logs at the stderr the runner lends it, closed once it returns: later
+    # tests of this process must not log there.
+    logging = structlog.get_config()
+    yield tmp_path
+    structlog.configure(**logging)
 
 
 def test_embedded_mode_refuses_more_than_one_worker(env):
@@ -99,6 +105,42 @@ def test_migrate_says_which_database_it_could_not_reach(env, monkeypatch):
     assert result.exit_code == 1
     assert "movie: cannot migrate its database at postgresql+asyncpg://" in result.output
     assert "127.0.0.1:1/movies_db" in result.output
+
+
+def test_migrate_refuses_to_put_every_service_in_the_one_database_url(env, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:1/auth_db")
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 1
+    assert "DATABASE_URL is one service's database: name it" in result.output
+
+
+def test_serve_only_checks_the_database_and_migrate_check_says_when_it_is_ready(env, monkeypatch):
+    """A replica does not migrate: it refuses a database the migration has not reached yet, and
+    an init container can wait for that migration with `migrate --check --wait`."""
+    prefix = f"tcli{env.name[-6:].lower()}_"
+    monkeypatch.setenv("BOXOFFICE_MODE", "distributed")
+    monkeypatch.setenv("POSTGRES_URL", POSTGRES_URL)
+    monkeypatch.setenv("BOXOFFICE_DB_PREFIX", prefix)
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    port = str(free_ports(1))
+    try:
+        served = runner.invoke(app, ["serve", "auth", "--host", "127.0.0.1", "--port", port])
+        assert served.exit_code == 1
+        assert "auth: its database at postgresql+asyncpg://" in served.output
+        assert "boxoffice migrate auth" in served.output
+        assert "--migrate" in served.output
+
+        waited = runner.invoke(app, ["migrate", "auth", "--check", "--wait", "1"])
+        assert waited.exit_code == 1
+        assert f"{prefix}auth_db cannot be reached" in waited.output
+        assert "after 1 s" in waited.output
+
+        assert runner.invoke(app, ["migrate", "auth"]).exit_code == 0
+        checked = runner.invoke(app, ["migrate", "auth", "--check", "--wait", "60"])
+        assert checked.exit_code == 0, checked.output
+        assert "auth: up to date" in checked.output
+    finally:
+        asyncio.run(drop_databases_with_prefix(prefix))
 
 
 def test_demo_data_loads_the_catalog_once_however_often_it_runs(env):

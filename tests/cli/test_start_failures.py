@@ -65,13 +65,24 @@ def test_a_busy_gateway_port_is_named(make_system):
     assert f"gateway: port {system.port} on 127.0.0.1 is in use" in system.output()
 
 
-def test_a_service_that_cannot_start_is_named_with_its_last_lines(make_system):
+def test_a_database_that_cannot_be_migrated_is_named_before_anything_starts(make_system):
     # The servers answer, but the auth service's own database URL points nowhere.
     bad_url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/auth_db"
     system = make_system(env={"DATABASE_URL": bad_url}, args=["--only", "auth"])
     assert system.run_until_exit() == 1
     output = system.output()
-    assert "auth failed to start (exited with code 1)" in output
     assert "auth: cannot migrate its database at " in output
+    assert not (system.run_dir / "state.json").exists()  # migrated first, then started
+    assert system.leftover_pids() == []
+
+
+def test_a_service_that_cannot_start_is_named_with_its_last_lines(make_system):
+    # Migrated, but the auth service refuses to start with an admin password this short.
+    env = {"BOXOFFICE_ADMIN_EMAIL": "admin@example.test", "BOXOFFICE_ADMIN_PASSWORD": "abc"}
+    system = make_system(env=env, args=["--only", "auth", "--workers", "1"])
+    assert system.run_until_exit() == 1
+    output = system.output()
+    assert "auth failed to start (exited with code 3)" in output
+    assert "BOXOFFICE_ADMIN_PASSWORD must be 6 characters" in output
     assert "every part stopped" in output
     assert system.leftover_pids() == []

@@ -1,5 +1,5 @@
 """One contract for both implementations of each key-value adapter (core/kv.py): the catalog
-cache (MemoryCache, RedisCache) and the token revocation list (MemoryRevocationStore,
+cache (MemoryCache, RedisCache) and the token revocation list (FileRevocationStore,
 RedisRevocationStore). Redis runs against the real server, under a key prefix of its own per
 test, removed afterwards."""
 
@@ -9,14 +9,15 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from boxoffice.core.kv import (
     Cache,
+    FileRevocationStore,
     MemoryCache,
-    MemoryRevocationStore,
     RedisCache,
     RedisRevocationStore,
     RevocationStore,
@@ -35,12 +36,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
 
 @pytest.fixture(params=["memory", "redis"])
 async def new_space(
-    request: pytest.FixtureRequest,
+    request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Callable[[type], Cache | RevocationStore]]:
-    """Makes adapters, each in a key space of its own: a fresh instance in memory, a fresh
-    prefix on the one Redis server."""
+    """Makes adapters, each in a key space of its own: a fresh instance in memory (a fresh file
+    for the revocation list), a fresh prefix on the one Redis server."""
     if request.param == "memory":
-        memory = {Cache: MemoryCache, RevocationStore: MemoryRevocationStore}
+        memory = {
+            Cache: MemoryCache,
+            RevocationStore: lambda: FileRevocationStore(tmp_path / f"{uuid.uuid4().hex}.db"),
+        }
         yield lambda kind: memory[kind]()
         return
     redis = Redis.from_url(REDIS_URL)

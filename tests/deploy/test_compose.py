@@ -85,7 +85,8 @@ def test_each_service_serves_its_part_on_its_port_with_a_health_check(config, na
     port = SERVICE_PORTS[name]
     assert svc["command"] == ["serve", name, "--host", "0.0.0.0", "--port", str(port)]
     assert svc["build"]["dockerfile"] == "Dockerfile"
-    assert f"http://127.0.0.1:{port}/health" in " ".join(svc["healthcheck"]["test"])
+    # Ready, not merely alive: `depends_on: service_healthy` (the gateway's) waits for it.
+    assert f"http://127.0.0.1:{port}/health/ready'" in " ".join(svc["healthcheck"]["test"])
     assert svc["environment"]["BOXOFFICE_MODE"] == "distributed"
     assert svc["environment"]["SECRET_KEY"] == SECRETS["SECRET_KEY"]
 
@@ -107,6 +108,22 @@ def test_each_service_has_its_own_postgres_15_database(config, name):
     assert url.hostname not in others
 
 
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_each_database_is_migrated_once_before_its_service_starts(config, name):
+    service = config["services"][name]
+    migrate = config["services"][f"{name}-migrate"]
+    assert migrate["command"] == ["migrate", name]
+    assert migrate["environment"]["DATABASE_URL"] == service["environment"]["DATABASE_URL"]
+    assert migrate["restart"] == "no"  # a one-shot: run, exit 0, done
+    database = urlsplit(service["environment"]["DATABASE_URL"]).hostname
+    assert migrate["depends_on"][database]["condition"] == "service_healthy"
+    assert service["depends_on"][f"{name}-migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    # The replicas themselves never migrate (`serve` does only with --migrate).
+    assert "--migrate" not in service["command"]
+
+
 def test_services_find_each_other_redis_and_rabbitmq_by_name(config):
     env = config["services"]["booking"]["environment"]
     for name in SERVICE_NAMES:
@@ -125,7 +142,7 @@ def test_gateway_serves_port_80_with_the_rendered_nginx_config(config):
     assert mounts["/etc/nginx/nginx.conf"] == DEPLOY / "nginx/nginx.conf"
     web = config["services"]["web"]
     assert web["command"] == ["serve", "web", "--host", "0.0.0.0", "--port", "8006"]
-    assert "http://127.0.0.1:8006/health" in " ".join(web["healthcheck"]["test"])
+    assert "http://127.0.0.1:8006/health/ready'" in " ".join(web["healthcheck"]["test"])
 
 
 def test_monitoring_mounts_files_that_exist(config):

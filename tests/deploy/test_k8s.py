@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +73,30 @@ def test_generated_files_are_fresh():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def probed_paths(container: dict[str, Any]) -> dict[str, str]:
+    return {
+        probe: container[probe]["httpGet"]["path"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+    }
+
+
+@pytest.mark.parametrize("name", [*SERVICE_NAMES, "web"])
+def test_liveness_asks_only_whether_the_process_answers_readiness_whether_it_can_serve(name):
+    """A database outage takes the replicas out of the Service; it restarts none of them."""
+    (container,) = find("Deployment", name)["spec"]["template"]["spec"]["containers"]
+    assert probed_paths(container) == {
+        "startupProbe": "/health/live",
+        "livenessProbe": "/health/live",
+        "readinessProbe": "/health/ready",
+    }
+
+
 @pytest.mark.parametrize("name", SERVICE_NAMES)
 def test_each_service_is_probed_on_health_and_has_resource_bounds(name):
     deployment = find("Deployment", name)
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     port = SERVICE_PORTS[name]
     assert container["args"] == ["serve", name, "--host", "0.0.0.0", "--port", str(port)]
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
     assert container["ports"] == [{"name": "http", "containerPort": port}]
     assert set(container["resources"]) == {"requests", "limits"}
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
@@ -98,6 +115,43 @@ def test_each_service_uses_its_own_database_and_secrets_from_the_secret(name):
     db_env = {e["name"]: e.get("value") for e in database["env"]}
     assert db_env["POSTGRES_DB"] == DATABASE_NAMES[name]
     assert database["image"].startswith("postgres:15")
+
+
+def job_name(service: str) -> str:
+    version = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]["version"]
+    return f"{service}-migrate-{version.replace('.', '-')}"
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_each_database_is_migrated_by_one_job_and_the_replicas_wait_for_it(name):
+    job = find("Job", job_name(name))["spec"]
+    (migrate,) = job["template"]["spec"]["containers"]
+    assert migrate["args"] == ["migrate", name]
+    assert job["template"]["spec"]["restartPolicy"] in ("OnFailure", "Never")
+    pod = find("Deployment", name)["spec"]["template"]["spec"]
+    (service,) = pod["containers"]
+    (wait,) = pod["initContainers"]
+    assert wait["args"][:3] == ["migrate", name, "--check"]
+    assert "--wait" in wait["args"]
+    for container in (migrate, wait):
+        assert container["image"] == service["image"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["DATABASE_URL"] == {e["name"]: e for e in service["env"]}["DATABASE_URL"]
+        assert "SECRET_KEY" not in env  # migrating needs the database, nothing else
+
+
+def test_no_long_running_container_migrates():
+    """Only the jobs migrate: a Deployment's containers serve, or check and wait."""
+    for path in MANIFESTS:
+        for obj in objects(path):
+            if obj["kind"] != "Deployment":
+                continue
+            pod = obj["spec"]["template"]["spec"]
+            for container in [*pod.get("initContainers", []), *pod["containers"]]:
+                args = container.get("args", [])
+                assert "--migrate" not in args, obj["metadata"]["name"]
+                if args[:1] == ["migrate"]:
+                    assert "--check" in args, obj["metadata"]["name"]
 
 
 def test_booking_and_payment_scale_on_cpu():

@@ -171,6 +171,23 @@ def test_service_docs_work_through_the_gateway(http):
     assert "/token" in spec.json()["paths"]
 
 
+def test_the_databases_were_migrated_once_before_any_service_started(system):
+    output = system.output()
+    migrated = "migrated the databases of auth, movie, booking, payment, notification"
+    assert output.count(migrated) == 1
+    assert output.index(migrated) < output.index("auth is up on port")
+
+
+def test_every_service_is_alive_and_ready_through_the_gateway(http):
+    for prefix in ("auth", "movies", "bookings", "payments", "notifications"):
+        for probe in ("health/live", "health/ready", "health"):
+            answer = http.get(f"/api/{prefix}/{probe}")
+            assert answer.status_code == 200, (prefix, probe, answer.text)
+            assert answer.json()["status"] == "healthy", (prefix, probe, answer.text)
+    ready = http.get("/api/bookings/health/ready").json()
+    assert ready["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+
+
 def test_a_client_paying_too_often_gets_429_in_the_error_shape(system):
     # Another loopback address is another client: this one's limit is its own.
     with client(system.base_url, source="127.0.0.2") as greedy:

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from boxoffice.core.db import Database
 from boxoffice.notification.config import MailSettings
 from boxoffice.notification.delivery import Deliverer
 from boxoffice.notification.mail import SmtpTransport
@@ -29,6 +30,7 @@ from tests.notification.conftest import (
     publish,
     rows,
 )
+from tests.servers import TcpProxy
 
 ALICE_MAIL = "alice@cinema-fan.example"
 
@@ -182,3 +184,55 @@ async def test_without_smtp_url_each_mail_is_an_eml_file_in_the_data_folder(
         assert "BK7Q2M9X" in body["plain"]
         assert len(body["images"]) == 1
         assert list(path.parent.iterdir()) == [path]  # no half-written leftovers
+
+
+class _SendsThenTheDatabaseGoesAway:
+    """The SMTP server accepts the e-mail; at that moment the database goes away for a while
+    (a PostgreSQL restart, seen from the service: connections cut, new ones refused)."""
+
+    def __init__(self, transport: SmtpTransport, database: TcpProxy, outage: float) -> None:
+        self.transport, self.database, self.outage = transport, database, outage
+        self.back: asyncio.Task[None] | None = None
+
+    async def send(self, message) -> None:
+        await self.transport.send(message)
+        await self.database.stop()
+
+        async def come_back() -> None:
+            await asyncio.sleep(self.outage)
+            await self.database.start()
+
+        self.back = asyncio.create_task(come_back())
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_mail_sent_as_the_database_goes_away_is_recorded_once_it_returns_not_sent_again(
+    system, smtp, monkeypatch
+):
+    monkeypatch.setenv("NOTIFICATION_POLL_SECONDS", "3600")  # the service's own loop stays out
+    smtp.start()
+    async with system() as api:
+        db = notification_db(api)
+        async with db.sessionmaker() as session, session.begin():
+            notice = await NotificationService(session).send(
+                SendRequest(
+                    user_id=uuid.uuid4(),
+                    email=ALICE_MAIL,
+                    subject="Your ticket",
+                    message="Doors open at 19:00",
+                )
+            )
+        url = db.engine.url
+        async with TcpProxy(url.port or 5432) as proxy:
+            through_proxy = Database(url.set(port=proxy.port).render_as_string(hide_password=False))
+            transport = _SendsThenTheDatabaseGoesAway(SmtpTransport(smtp.url), proxy, 1.5)
+            worker = Deliverer(through_proxy, transport, "boxoffice <t@example>", MailSettings())
+            try:
+                await worker.deliver(notice.id)
+            finally:
+                await through_proxy.dispose()
+        assert transport.back is not None and transport.back.done()
+        (found,) = await rows(api, Notification, Notification.id == notice.id)
+        assert found.status == "sent"
+        assert found.attempts == 1
+        assert len(smtp.messages) == 1

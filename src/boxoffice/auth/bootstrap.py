@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth import service
 from boxoffice.auth.passwords import MAX_PASSWORD_BYTES, PasswordHasher
@@ -14,6 +17,8 @@ from boxoffice.core.app import ServiceContext
 log = structlog.get_logger("boxoffice.auth")
 
 PASSWORDS = "passwords"
+# Where seed_admin leaves a password it generated, for `boxoffice up` to print once (and drop).
+GENERATED_ADMIN = "generated_admin_password"
 
 
 async def prepare_passwords(ctx: ServiceContext) -> None:
@@ -22,22 +27,47 @@ async def prepare_passwords(ctx: ServiceContext) -> None:
 
 
 async def seed_admin(ctx: ServiceContext) -> None:
-    """Create or update the configured admin; safe when several processes start at once."""
+    """Create or update the configured admin; safe when several processes start at once.
+
+    With an e-mail but no password, embedded mode creates that admin once, with a random
+    password left in the runtime for `boxoffice up` to print; a later start leaves it alone.
+    """
     email, password = ctx.settings.admin_email, ctx.settings.admin_password
-    if not email or not password:
+    if not email or (not password and ctx.settings.distributed):
         return
-    if len(password) < 6 or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+    if password and (len(password) < 6 or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES):
         raise RuntimeError("BOXOFFICE_ADMIN_PASSWORD must be 6 characters to 72 bytes long")
     # Only lower-cased, not validated like a customer's address: an operator may well choose a
     # private domain (the CLI's default admin is admin@boxoffice.local).
     email = email.strip().lower()
     if "@" not in email or "\x00" in email or len(email) > 255:
         raise RuntimeError("BOXOFFICE_ADMIN_EMAIL must be an e-mail address")
-    password_hash = await ctx.state[PASSWORDS].hash(password)
+    if password:
+        password_hash = await ctx.state[PASSWORDS].hash(password)
+        await _retrying(ctx, email, lambda s: service.ensure_admin(s, email, password_hash))
+        return
+    await _retrying(ctx, email, lambda s: _first_admin(ctx, s, email))
+
+
+async def _first_admin(ctx: ServiceContext, session: AsyncSession, email: str) -> None:
+    """Create the admin with a generated password, unless the account exists already."""
+    existing = await service.find_account(session, email)
+    if existing is not None:
+        if existing.role != "admin":
+            log.warning("admin_email_is_not_an_admin", email=email)
+        return
+    generated = secrets.token_urlsafe(12)
+    await service.ensure_admin(session, email, await ctx.state[PASSWORDS].hash(generated))
+    ctx.runtime.extras[GENERATED_ADMIN] = (email, generated)
+
+
+async def _retrying(
+    ctx: ServiceContext, email: str, work: Callable[[AsyncSession], Awaitable[object]]
+) -> None:
     for attempt in range(5):
         async with ctx.db.sessionmaker() as session:
             try:
-                await service.ensure_admin(session, email, password_hash)
+                await work(session)
                 await session.commit()
             except DuplicateValue:
                 # Another process inserted the admin between our lookup and our insert: the

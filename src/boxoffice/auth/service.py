@@ -154,6 +154,11 @@ async def change_role(
     return user
 
 
+async def find_account(session: AsyncSession, email: str) -> User | None:
+    """The account with this e-mail, whatever its role."""
+    return await UserRepository(session).by_email(email.strip().lower())
+
+
 async def ensure_admin(session: AsyncSession, email: str, password_hash: str) -> User:
     """Create the configured admin, or make the existing account an active admin with this
     password. Raises DuplicateValue when another process created it first (retry then)."""

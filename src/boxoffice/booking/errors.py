@@ -53,6 +53,10 @@ class BookingNotCancellable(Conflict):
     """The booking is already cancelled, expired or checked in."""
 
 
+class RefundRefused(Conflict):
+    """The ticket was checked in, or its show has started: a used ticket is final."""
+
+
 class CheckInRefused(Conflict):
     """The ticket is not confirmed, or was already checked in."""
 

@@ -32,6 +32,7 @@ from boxoffice.booking.models import (
     UNPAID,
     Booking,
 )
+from boxoffice.booking.refund_policy import cancel_refusal
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import after_commit, utcnow
@@ -154,8 +155,9 @@ class Lifecycle:
                 raise BookingNotCancellable("This booking is already cancelled")
             if status == EXPIRED:
                 raise BookingNotCancellable("This booking has expired")
-            if booking.checked_in_at is not None:
-                raise BookingNotCancellable("This ticket has already been used")
+            refusal = cancel_refusal(booking, self.ctx, now)
+            if refusal is not None:
+                raise BookingNotCancellable(refusal)
             refund_required = status == CONFIRMED and booking.payment_status == PAID
             moved = await repo.transition(
                 self.session,
@@ -221,18 +223,52 @@ class Lifecycle:
         )
 
     async def payment_refunded(self, booking_id: uuid.UUID, payment_id: uuid.UUID) -> None:
-        """A refund cancels the booking it paid for and frees the seats."""
+        """A refund cancels the booking it paid for and frees the seats, unless the ticket was
+        used: a checked-in booking is never cancelled (docs/refunds.md)."""
         booking = await repo.get_booking(self.session, booking_id)
         if booking is None:
             log.warning("refund_for_unknown_booking", booking_id=str(booking_id))
             return
         if booking.payment_id is not None and booking.payment_id != payment_id:
             return  # the refund of a rejected second payment: this booking keeps its own
+        for _ in range(3):  # a racing check-in changes the row under us at most once
+            if await self._apply_refund(booking, payment_id):
+                return
+            booking = await self._reload(booking_id)
+        log.error("refund_not_applied", booking_id=str(booking_id), payment_id=str(payment_id))
+        raise RuntimeError(f"booking {booking_id} kept changing while its refund was applied")
+
+    async def _used_ticket_refunded(self, booking: Booking, payment_id: uuid.UUID) -> None:
+        """Money went back for a ticket that was used. The rule (refund_policy.py) keeps this
+        from happening; if it does anyway (a refund from outside the rule), the booking tells
+        the truth about the money but stays confirmed and checked in, its seats sold: the
+        person was in the hall. People follow the error log up."""
+        now = utcnow()
+        await repo.transition(
+            self.session,
+            booking.id,
+            from_statuses=[booking.status],
+            checked_in=True,
+            values={"payment_status": REFUNDED, "payment_id": payment_id, "updated_at": now},
+        )
+        log.error(
+            "used_ticket_refunded",
+            booking_id=str(booking.id),
+            payment_id=str(payment_id),
+            checked_in_at=str(booking.checked_in_at),
+        )
+
+    async def _apply_refund(self, booking: Booking, payment_id: uuid.UUID) -> bool:
+        """One attempt at applying a refund; False if the booking changed under it."""
+        booking_id = booking.id
+        if booking.checked_in_at is not None:
+            await self._used_ticket_refunded(booking, payment_id)
+            return True
         now = utcnow()
         status = booking.effective_status(now)
         if status == EXPIRED:
             await self.expire(booking_id, now)
-            return
+            return True
         if status == CANCELLED:
             # The owner cancelled a paid booking; this is the refund it asked for.
             await repo.transition(
@@ -242,13 +278,14 @@ class Lifecycle:
                 payment_statuses=[PAID, UNPAID],
                 values={"payment_status": REFUNDED, "payment_id": payment_id, "updated_at": now},
             )
-            return
+            return True
         # Confirmed (refund requested through payment), or still pending because the refund
         # overtook the payment's own completion event: either way the sale is undone.
         moved = await repo.transition(
             self.session,
             booking_id,
             from_statuses=[status],
+            checked_in=False,
             values={
                 "status": CANCELLED,
                 "payment_status": REFUNDED,
@@ -261,6 +298,7 @@ class Lifecycle:
             await self._close(
                 booking_id, CANCELLED, "booking.cancelled", refund_required=False, reason="refunded"
             )
+        return moved
 
     async def check_in(self, code: str) -> Booking:
         """Staff at the door: a confirmed, unused ticket is marked used."""
@@ -274,11 +312,14 @@ class Lifecycle:
         status = booking.effective_status(now)
         if status != CONFIRMED:
             raise CheckInRefused(f"This booking is {status}, not confirmed")
+        if booking.refund_approved_at is not None:
+            raise CheckInRefused("This ticket's money is being given back; it cannot be used")
         moved = await repo.transition(
             self.session,
             booking.id,
             from_statuses=[CONFIRMED],
             checked_in=False,
+            refund_approved=False,
             values={"checked_in_at": now, "updated_at": now},
         )
         if not moved:

@@ -74,6 +74,9 @@ class Booking(Base):
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     checked_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the booking service let a customer's refund through (refund_policy.py): from then on
+    # the ticket cannot be checked in, so money back and a used ticket never meet.
+    refund_approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -132,6 +132,7 @@ async def transition(
     expired_at: dt.datetime | None = None,
     payment_statuses: Collection[str] | None = None,
     checked_in: bool | None = None,
+    refund_approved: bool | None = None,
 ) -> bool:
     """Move a booking on only if it is still in one of `from_statuses` (and, when given, not
     yet / already past its expiry at that time). True if this call made the change.
@@ -151,6 +152,9 @@ async def transition(
     if checked_in is not None:
         column = Booking.checked_in_at
         query = query.where(column.is_not(None) if checked_in else column.is_(None))
+    if refund_approved is not None:
+        column = Booking.refund_approved_at
+        query = query.where(column.is_not(None) if refund_approved else column.is_(None))
     result = await session.execute(
         query.values(**values).execution_options(synchronize_session=False)
     )

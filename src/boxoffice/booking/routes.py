@@ -14,16 +14,20 @@ from boxoffice.booking.errors import (
     BookingNotFound,
     CheckInRefused,
     NotBookingOwner,
+    RefundRefused,
     SeatsUnavailable,
     ShowtimeNotFound,
 )
 from boxoffice.booking.lifecycle import Lifecycle
+from boxoffice.booking.refund_policy import approve_refund
 from boxoffice.booking.schemas import (
     MAX_SEATS_IN_REQUEST,
     BestSeatsOut,
     BookingOut,
     CheckInRequest,
     HoldOut,
+    RefundApprovalOut,
+    RefundApprovalRequest,
     ReleaseOut,
     SeatSelection,
     SeatStatusOut,
@@ -130,6 +134,26 @@ async def cancel_booking(
 ) -> BookingOut:
     """The owner cancels: the seats are free again; a paid booking is refunded."""
     return BookingOut.of(await lifecycle.cancel(user, booking_id), utcnow())
+
+
+@router.post(
+    "/bookings/{booking_id}/refund-approval",
+    response_model=RefundApprovalOut,
+    responses=responses(NotAuthenticated, BookingNotFound, RefundRefused),
+)
+async def refund_approval(
+    booking_id: uuid.UUID,
+    body: RefundApprovalRequest,
+    user: CurrentUser,
+    session: DbSession,
+    ctx: Context,
+) -> RefundApprovalOut:
+    """Payment asks before a customer's refund (docs/refunds.md): 409 once the ticket was
+    checked in or its show started; else the ticket can no longer be checked in."""
+    withdrawn = await approve_refund(session, ctx, user, booking_id, body.payment_id)
+    return RefundApprovalOut(
+        booking_id=booking_id, payment_id=body.payment_id, ticket_withdrawn=withdrawn
+    )
 
 
 @router.post(

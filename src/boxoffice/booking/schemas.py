@@ -167,3 +167,18 @@ class CheckInRequest(BaseModel):
     @classmethod
     def _normalise(cls, code: str) -> str:
         return code.strip().upper()
+
+
+class RefundApprovalRequest(BaseModel):
+    """The payment service asks whether a customer's refund of this payment may go ahead."""
+
+    payment_id: uuid.UUID
+
+
+class RefundApprovalOut(BaseModel):
+    """Yes (a refusal is a 409): and whether a ticket was at stake, now marked unusable."""
+
+    booking_id: uuid.UUID
+    payment_id: uuid.UUID
+    approved: bool = True
+    ticket_withdrawn: bool

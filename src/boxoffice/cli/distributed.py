@@ -1,5 +1,6 @@
-"""`boxoffice up --distributed`: check what the system needs, plan its parts (one `boxoffice serve
-NAME` per service, the web site when built, NGINX), and hand them to the supervisor."""
+"""`boxoffice up --distributed`: check what the system needs, migrate its databases, plan its parts
+(one `boxoffice serve NAME` per service, the web site when built, NGINX), and hand them to the
+supervisor."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from pathlib import Path
 import typer
 
 from boxoffice import supervisor as sup
-from boxoffice.cli.serving import console, fail, load_settings, print_table, redact, run_async
+from boxoffice.cli.serving import (
+    console,
+    fail,
+    load_settings,
+    migrate_service,
+    print_table,
+    redact,
+    run_async,
+)
 from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES, Settings
 from boxoffice.gateway.render import prepare_run_dir, render_local
 
@@ -208,6 +217,11 @@ def up_distributed(opts: Options) -> None:
     problems = run_async(check_dependencies(settings))
     if problems:
         fail("cannot start the distributed system:\n  " + "\n  ".join(problems))
+    # Each database migrated once, here, before any process of its service starts: those only
+    # check it (`boxoffice serve`), so workers and restarts never migrate, as in a deployment.
+    for name in names:
+        run_async(migrate_service(name, settings))
+    console.print(f"migrated the databases of {', '.join(names)}")
 
     env = child_env(settings, opts, ports)
     if "DB_POOL_SIZE" not in os.environ:
@@ -242,7 +256,7 @@ def up_distributed(opts: Options) -> None:
                 str(opts.workers),
             ],
             port=ports[name],
-            health_url=f"http://127.0.0.1:{ports[name]}/health",
+            health_url=f"http://127.0.0.1:{ports[name]}/health/ready",
             env=env,
         )
         for name in wanted

@@ -2,8 +2,9 @@
 their bookings, and print what it found and fixed.
 
 The reconciliation runs inside the payment service, where the card gateway's records are; this
-command is its operator's handle. It signs a short-lived admin token with the configured
-SECRET_KEY (as the auth service would), so it needs no stored password.
+command is its operator's handle. It signs a short-lived admin token with the system's key
+(SECRET_KEY, or embedded mode's key in the data dir) as the auth service would, so it needs no
+stored password.
 """
 
 from __future__ import annotations

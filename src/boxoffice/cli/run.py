@@ -23,42 +23,74 @@ from boxoffice.cli.serving import (
     migrate_service,
     print_table,
     redact,
+    require_migrated,
     run_async,
     serve_app,
     serve_forever,
+    wait_until_migrated,
 )
+from boxoffice.core.keys import SigningKeyError
+from boxoffice.core.runtime import Runtime, memory_runtime
 from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS, Settings
 from boxoffice.gateway.render import WEB_PORT, render_compose, render_local
 
-# The admin a newcomer logs in with when embedded mode runs without BOXOFFICE_ADMIN_EMAIL.
+# The admin embedded mode creates when BOXOFFICE_ADMIN_EMAIL is not set (its password is made
+# at first start and printed once; BOXOFFICE_ADMIN_PASSWORD sets one instead).
 DEFAULT_ADMIN_EMAIL = "admin@boxoffice.local"
-DEFAULT_ADMIN_PASSWORD = "admin123"
 
 
-def with_default_admin(settings: Settings) -> tuple[Settings, tuple[str, str]]:
-    """Embedded mode's admin: the configured one, else the documented default."""
+def with_default_admin(settings: Settings) -> Settings:
+    """Embedded mode's admin: the configured e-mail, else the default one."""
     if settings.admin_email:
-        return settings, (settings.admin_email, "password: BOXOFFICE_ADMIN_PASSWORD")
-    settings = settings.model_copy(
-        update={"admin_email": DEFAULT_ADMIN_EMAIL, "admin_password": DEFAULT_ADMIN_PASSWORD}
-    )
-    return settings, (
-        f"{DEFAULT_ADMIN_EMAIL} / {DEFAULT_ADMIN_PASSWORD}",
-        "the default: set BOXOFFICE_ADMIN_EMAIL and BOXOFFICE_ADMIN_PASSWORD to change it",
-    )
+        return settings
+    return settings.model_copy(update={"admin_email": DEFAULT_ADMIN_EMAIL})
+
+
+def admin_rows(settings: Settings, runtime: Runtime) -> list[tuple[str, str, str]]:
+    """How to sign in as the admin; a generated password is shown this once, then forgotten."""
+    from boxoffice.auth.bootstrap import GENERATED_ADMIN
+
+    email = str(settings.admin_email)
+    generated = runtime.extras.pop(GENERATED_ADMIN, None)
+    if generated is not None:
+        return [
+            ("admin login", generated[0], "the admin, made at this first start"),
+            (
+                "admin password",
+                generated[1],
+                "made at random and shown only now: keep it (BOXOFFICE_ADMIN_PASSWORD and a "
+                "restart set another)",
+            ),
+        ]
+    if settings.admin_password:
+        return [("admin login", email, "password: BOXOFFICE_ADMIN_PASSWORD")]
+    return [
+        (
+            "admin login",
+            email,
+            "password: the one printed at first start (BOXOFFICE_ADMIN_PASSWORD and a restart "
+            "set another)",
+        )
+    ]
 
 
 def up_embedded(host: str, port: int, demo_data: bool | None) -> None:
     settings = load_settings("embedded")
     if demo_data is not None:
         settings = settings.model_copy(update={"demo_data": demo_data})
-    settings, admin = with_default_admin(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = with_default_admin(settings)
     configure_logs(settings)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Made (first start) or read now, so a data dir it cannot use stops the start, not logins.
+        settings.signing_key  # noqa: B018
+    except (OSError, SigningKeyError) as exc:
+        fail(f"boxoffice up: {exc}")
     from boxoffice.embedded import create_embedded_app
 
     sock = bind(host, port, "boxoffice up")
-    app = create_embedded_app(settings, gateway=True)
+    runtime = memory_runtime(settings)
+    app = create_embedded_app(settings, runtime, gateway=True)
     base = local_base(host, port)
 
     def ready() -> None:
@@ -66,7 +98,7 @@ def up_embedded(host: str, port: int, demo_data: bool | None) -> None:
         rows += api_rows(base)
         rows += [
             ("data", str(settings.data_dir.resolve()), "SQLite databases, e-mail outbox"),
-            ("admin login", *admin),
+            *admin_rows(settings, runtime),
             ("demo data", "on" if settings.demo_data_enabled else "off", "BOXOFFICE_DEMO_DATA"),
             ("rate limits", settings.rate_limit_general, f"booking {settings.rate_limit_booking}"),
         ]
@@ -154,8 +186,17 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",
         port: Annotated[int | None, typer.Option(help="Port (default: the service's)")] = None,
         workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+        migrate_first: Annotated[
+            bool,
+            typer.Option(
+                "--migrate",
+                help="Migrate the database first (development; a deployment runs "
+                "`boxoffice migrate NAME` once instead)",
+            ),
+        ] = False,
     ) -> None:
-        """Run one service on the distributed adapters (what a container runs)."""
+        """Run one service on the distributed adapters (what a container runs); its database
+        must have been migrated (`boxoffice migrate NAME`)."""
         if name not in (*SERVICE_NAMES, "web"):
             fail(f"unknown service {name!r}; one of {', '.join((*SERVICE_NAMES, 'web'))}")
         os.environ["BOXOFFICE_MODE"] = "distributed"
@@ -165,8 +206,10 @@ def register(app: typer.Typer) -> None:
         configure_logs(settings)
         port = port or SERVICE_PORTS.get(name, WEB_PORT)
         sock = bind(host, port, name)
+        # Migrating is a deployment's step, run once (`boxoffice migrate`, the compose service,
+        # the Kubernetes job), not every replica's: a replica checks that it was done.
         if name != "web":
-            run_async(migrate_service(name, settings))
+            run_async((migrate_service if migrate_first else require_migrated)(name, settings))
         os.environ[SERVE_ENV] = name
         if not serve_app("boxoffice.cli.serving:service_app_factory", sock, workers=workers):
             fail(f"{name}: failed to start (see the log above)", code=3)
@@ -174,16 +217,43 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def migrate(
         name: Annotated[str | None, typer.Argument(help="One service (default: all)")] = None,
+        check: Annotated[
+            bool,
+            typer.Option(
+                "--check",
+                help="Migrate nothing: exit 1 unless each database has this version's schema",
+            ),
+        ] = False,
+        wait: Annotated[
+            float,
+            typer.Option(
+                min=0,
+                help="With --check: keep asking for up to this many seconds (an init container "
+                "waiting for the migration job)",
+            ),
+        ] = 0,
     ) -> None:
         """Create (if missing) and migrate the services' databases in the configured mode."""
         settings = load_settings()
+        if wait and not check:
+            fail("--wait goes with --check (migrating does not wait)")
+        if name is None and settings.database_url:
+            # Every service would get that one database (and its alembic_version table).
+            fail("DATABASE_URL is one service's database: name it (boxoffice migrate NAME)")
         names = [name] if name else list(SERVICE_NAMES)
         for service in names:
             if service not in SERVICE_NAMES:
                 fail(f"unknown service {service!r}; one of {', '.join(SERVICE_NAMES)}")
-            run_async(migrate_service(service, settings))
             url = redact(settings.database_url_for(service))
-            console.print(f"{service}: migrated ({url})")
+            if not check:
+                run_async(migrate_service(service, settings))
+                console.print(f"{service}: migrated ({url})")
+                continue
+            problem = run_async(wait_until_migrated(service, settings, wait))
+            if problem is not None:
+                waited = f" after {wait:g} s" if wait else ""
+                fail(f"{service}: its database at {url} {problem}{waited}")
+            console.print(f"{service}: up to date ({url})")
 
     @app.command(name="demo-data")
     def demo_data() -> None:

@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from types import FrameType
 from typing import Any, Literal, NoReturn
@@ -194,7 +195,7 @@ class ForwardedPrefix:
 
 
 def service_app(name: str, settings: Settings) -> ASGIApp:
-    """One service (or the web site) on distributed adapters; its database is migrated first."""
+    """One service (or the web site) on distributed adapters, on a database migrated before."""
     if name == "web":
         from boxoffice.embedded import web_app_factory
 
@@ -218,6 +219,11 @@ def service_app_factory() -> ASGIApp:
     return service_app(os.environ[SERVE_ENV], settings)
 
 
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
 async def migrate_service(name: str, settings: Settings) -> None:
     """Create the service's database if missing and migrate it; a clear error if that fails."""
     from boxoffice.core.migrations import migrate
@@ -227,6 +233,35 @@ async def migrate_service(name: str, settings: Settings) -> None:
     try:
         await asyncio.wait_for(migrate(definition(name).package, url), timeout=120)
     except Exception as exc:
-        text = str(exc).strip()
-        reason = f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
-        fail(f"{name}: cannot migrate its database at {redact(url)}: {reason}")
+        fail(f"{name}: cannot migrate its database at {redact(url)}: {_reason(exc)}")
+
+
+async def wait_until_migrated(name: str, settings: Settings, seconds: float = 0) -> str | None:
+    """Ask the service's database until it has this version's schema, for up to `seconds`:
+    None once it has, else what is wrong (e.g. "is not migrated yet")."""
+    from boxoffice.core.migrations import pending
+    from boxoffice.services import definition
+
+    package, url = definition(name).package, settings.database_url_for(name)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            lag = await asyncio.wait_for(pending(package, url), timeout=30)
+            problem = None if lag is None else f"is {lag}"
+        except Exception as exc:
+            problem = f"cannot be reached ({_reason(exc)})"
+        left = deadline - time.monotonic()
+        if problem is None or left <= 0:
+            return problem
+        await asyncio.sleep(min(2.0, left))
+
+
+async def require_migrated(name: str, settings: Settings) -> None:
+    """Refuse to serve a database that this version's migrations have not reached."""
+    problem = await wait_until_migrated(name, settings)
+    if problem is not None:
+        url = redact(settings.database_url_for(name))
+        fail(
+            f"{name}: its database at {url} {problem}; migrate it first "
+            f"(`boxoffice migrate {name}`, or `boxoffice serve {name} --migrate`)"
+        )

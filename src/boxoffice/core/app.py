@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -13,14 +12,13 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.db import Database
 from boxoffice.core.errors import ErrorResponse, install_error_handlers
+from boxoffice.core.health import DATABASE_TIMEOUT_SECONDS, Check, health_router
 from boxoffice.core.migrations import migrate
-from boxoffice.core.observability import ObservabilityMiddleware, metrics_endpoint
+from boxoffice.core.observability import ObservabilityMiddleware
 from boxoffice.core.runtime import Runtime
 
 log = structlog.get_logger("boxoffice.app")
@@ -34,6 +32,9 @@ class ServiceContext:
     runtime: Runtime
     db: Database
     state: dict[str, Any] = field(default_factory=dict)
+    # What /health/ready asks, by name: the app factory adds the database (and Redis when the
+    # runtime has it), the events wiring adds the broker of a service that uses one.
+    checks: dict[str, Check] = field(default_factory=dict)
 
     @property
     def settings(self) -> Any:
@@ -61,15 +62,6 @@ class ServiceDefinition:
     configure: Callable[[FastAPI], None] | None = None
 
 
-class Health(BaseModel):
-    """Design appendix A, plus the service name and what was checked."""
-
-    status: str
-    timestamp: dt.datetime
-    service: str
-    checks: dict[str, str] = {}
-
-
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async for session in request.app.state.ctx.db.session():
         yield session
@@ -89,31 +81,6 @@ async def get_context(request: Request) -> ServiceContext:
 Context = Annotated[ServiceContext, Depends(get_context)]
 
 
-def _health_router(name: str) -> APIRouter:
-    router = APIRouter(tags=["ops"])
-
-    @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-    async def health(ctx: Context) -> Any:
-        checks: dict[str, str] = {}
-        healthy = True
-        try:
-            await asyncio.wait_for(ctx.db.ping(), timeout=2)
-            checks["database"] = "ok"
-        except Exception as exc:
-            healthy = False
-            checks["database"] = f"error: {type(exc).__name__}"
-        body = Health(
-            status="healthy" if healthy else "unhealthy",
-            timestamp=dt.datetime.now(dt.UTC),
-            service=name,
-            checks=checks,
-        )
-        return JSONResponse(body.model_dump(mode="json"), status_code=200 if healthy else 503)
-
-    router.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
-    return router
-
-
 def create_service_app(
     defn: ServiceDefinition,
     runtime: Runtime,
@@ -130,6 +97,9 @@ def create_service_app(
         max_overflow=settings.db_max_overflow,
     )
     ctx = ServiceContext(name=defn.name, runtime=runtime, db=db)
+    ctx.checks["database"] = Check("database", db.ping, timeout=DATABASE_TIMEOUT_SECONDS)
+    if runtime.redis is not None:
+        ctx.checks["redis"] = Check("redis", runtime.redis.ping, required=False)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -180,7 +150,7 @@ def create_service_app(
     app.state.ctx = ctx
     app.state.runtime = runtime
     install_error_handlers(app)
-    app.include_router(_health_router(defn.name))
+    app.include_router(health_router(defn.name))
     for router in defn.routers:
         app.include_router(router)
     if defn.configure:

@@ -1,13 +1,16 @@
 """Small key-value adapters: the catalog cache and the token revocation list.
 
-Each has an in-process implementation (embedded mode, one process) and a Redis one
-(distributed mode); one contract test suite runs against both (tests/core/test_kv_contract.py).
+Each has an in-process implementation (embedded mode, one process; the revocation list also
+kept in a SQLite file there, to outlive a restart) and a Redis one (distributed mode); one
+contract test suite runs against all of them (tests/core/test_kv_contract.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
+from pathlib import Path
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -88,21 +91,71 @@ class RedisCache:
         return int(await self._redis.incr(self._prefix + key))
 
 
-class MemoryRevocationStore:
-    """Revoked token ids in this process (embedded mode: every service shares the one store)."""
+class FileRevocationStore:
+    """Revoked token ids in a SQLite file (embedded mode), so a logout survives a restart.
 
-    def __init__(self) -> None:
-        self._until: dict[str, float] = {}
+    Every request checks its token, so checks are answered from memory: the file is read once,
+    at the first check, dropping rows whose token has expired since; a revocation is written to
+    the file before it is remembered. Expiry times are wall-clock, as they must outlive the
+    process.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._until: dict[str, float] = {}  # jti -> time.time() its token expires
+        self._loaded = False
+        self._loading = asyncio.Lock()
 
     async def revoke(self, jti: str, ttl_seconds: int) -> None:
-        now = time.monotonic()
+        await self._load()
+        until = time.time() + max(ttl_seconds, 1)
+        await asyncio.to_thread(self._write, jti, until)
+        now = time.time()
         for k in [k for k, t in self._until.items() if t <= now]:
             del self._until[k]
-        self._until[jti] = now + max(ttl_seconds, 1)
+        self._until[jti] = until
 
     async def is_revoked(self, jti: str) -> bool:
+        if not self._loaded:
+            await self._load()
         until = self._until.get(jti)
-        return until is not None and until > time.monotonic()
+        return until is not None and until > time.time()
+
+    async def _load(self) -> None:
+        async with self._loading:
+            if not self._loaded:
+                self._until = await asyncio.to_thread(self._read)
+                self._loaded = True
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=10)
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at REAL)"
+        )
+        return conn
+
+    def _read(self) -> dict[str, float]:
+        conn = self._connect()
+        try:
+            with conn:
+                conn.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", (time.time(),))
+            rows = conn.execute("SELECT jti, expires_at FROM revoked_tokens").fetchall()
+        finally:
+            conn.close()
+        return {str(jti): float(until) for jti, until in rows}
+
+    def _write(self, jti: str, until: float) -> None:
+        conn = self._connect()
+        try:
+            with conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)",
+                    (jti, until),
+                )
+                conn.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", (time.time(),))
+        finally:
+            conn.close()
 
 
 class RedisRevocationStore:

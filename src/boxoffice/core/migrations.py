@@ -1,4 +1,5 @@
-"""Alembic, one migration history per service, run from code at start or by `boxoffice migrate`.
+"""Alembic, one migration history per service, run by `boxoffice migrate` (once per deployment,
+before the service starts) or by embedded mode at start.
 
 A service's `migrations/env.py` is one call to `run_env(metadata)`; its versions live beside it.
 """
@@ -12,6 +13,9 @@ from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
@@ -45,6 +49,36 @@ async def migrate(service_package: str, url: str, revision: str = "head") -> Non
     await create_database_if_missing(url)
     # Alembic's command API is synchronous and env.py runs its own event loop: use a thread.
     await asyncio.to_thread(_upgrade_sync, service_package, url, revision)
+
+
+async def pending(service_package: str, url: str) -> str | None:
+    """What the database lacks of this version's schema, or None when it has it.
+
+    A database migrated by a *newer* version (a revision this one does not know) counts as having
+    it: migrations add before they remove, so during a rolling update the replicas of the old
+    version keep running, and restarting, on the schema the new one expanded. Raises when the
+    database cannot be reached (or does not exist yet).
+    """
+    script = ScriptDirectory.from_config(alembic_config(service_package, url))
+    wanted = set(script.get_heads())
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            current = set(
+                await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+            )
+    finally:
+        await engine.dispose()
+    if current == wanted:
+        return None
+    if not current:
+        return "not migrated yet"
+    for revision in current:
+        try:
+            script.get_revision(revision)
+        except CommandError:
+            return None
+    return f"at {' '.join(sorted(current))}, this version needs {' '.join(sorted(wanted))}"
 
 
 def run_env(target_metadata: MetaData | list[MetaData]) -> None:

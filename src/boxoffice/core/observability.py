@@ -104,6 +104,8 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
 
 # A request slower than this is logged (a warning) whatever the sampling says.
 SLOW_REQUEST_SECONDS = 1.0
+# Probes and scrapes, every few seconds from every prober: never logged, only counted.
+QUIET_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
 
 
 class ObservabilityMiddleware:
@@ -159,7 +161,7 @@ class ObservabilityMiddleware:
                 level = self.log.info
             else:
                 level = None
-            if level is not None and template not in ("/health", "/metrics"):
+            if level is not None and template not in QUIET_PATHS:
                 level(
                     "request",
                     method=method,

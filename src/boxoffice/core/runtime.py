@@ -20,8 +20,8 @@ from boxoffice.core.events.rabbitmq import RabbitBus
 from boxoffice.core.http import ServiceClient
 from boxoffice.core.kv import (
     Cache,
+    FileRevocationStore,
     MemoryCache,
-    MemoryRevocationStore,
     RedisCache,
     RedisRevocationStore,
     RevocationStore,
@@ -85,11 +85,14 @@ class Runtime:
 
 
 def memory_runtime(settings: Settings) -> Runtime:
-    """In-process adapters: embedded mode (one process, one worker)."""
+    """In-process adapters: embedded mode (one process, one worker); logouts are kept in the
+    data dir, as the databases are."""
     return Runtime(
         settings=settings,
         cache=MemoryCache(),
-        revocations=MemoryRevocationStore(),
+        revocations=FileRevocationStore(
+            settings.data_dir / f"{settings.db_prefix}revocations.sqlite3"
+        ),
         bus=local_bus(settings),
     )
 

@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from boxoffice.core.keys import load_or_create_key
 
 SERVICE_NAMES = ("auth", "movie", "booking", "payment", "notification")
 
@@ -36,9 +38,6 @@ GATEWAY_PREFIXES = {
     "payment": "payments",
     "notification": "notifications",
 }
-
-# Only for trying the system out in embedded mode; distributed mode refuses to start with it.
-DEV_SECRET_KEY = "boxoffice-embedded-dev-secret-change-me-0123456789abcdef"
 
 
 class Settings(BaseSettings):
@@ -71,7 +70,11 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
     rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
-    secret_key: str | None = Field(None, description="JWT signing key; required when distributed")
+    secret_key: str | None = Field(
+        None,
+        description="JWT signing key; required when distributed (embedded: made at first start "
+        "in the data dir)",
+    )
     jwt_algorithm: str = Field("HS256", description="JWT signing algorithm")
     access_token_expire_minutes: int = Field(30, ge=1, description="Access token lifetime")
     bcrypt_rounds: int = Field(12, ge=4, le=16, description="bcrypt cost factor")
@@ -80,6 +83,10 @@ class Settings(BaseSettings):
     )
     seat_hold_ttl_seconds: int = Field(600, ge=1, description="How long a seat hold lasts")
     booking_expiry_seconds: int = Field(900, ge=1, description="How long a booking may stay unpaid")
+    theater_timezone: str = Field(
+        "Asia/Ho_Chi_Minh",
+        description="IANA time zone of the theaters' local show times (when a show starts)",
+    )
     max_seats_per_booking: int = Field(10, ge=1, le=100, description="Seats one booking may take")
     data_dir: Path = Field(
         Path(".boxoffice"), alias="BOXOFFICE_DATA_DIR", description="Embedded mode's files"
@@ -141,6 +148,10 @@ class Settings(BaseSettings):
     payment_gateway_latency_ms: int = Field(0, ge=0, description="Simulated card gateway latency")
     payment_gateway_timeout_seconds: float = Field(5.0, gt=0, description="Card gateway timeout")
 
+    # Embedded mode's key as read from (data_dir, key): every request verifies a token, so the
+    # file is read once, and again only for another data dir (a copy with an updated data_dir).
+    _embedded_key: tuple[Path, str] | None = PrivateAttr(None)
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -160,12 +171,15 @@ class Settings(BaseSettings):
 
     @property
     def signing_key(self) -> str:
-        """The JWT key; embedded mode may fall back to a development key, distributed may not."""
+        """The JWT key: SECRET_KEY; else, in embedded mode only, the data dir's own random key."""
         if self.secret_key:
             return self.secret_key
         if self.distributed:
             raise RuntimeError("SECRET_KEY must be set in distributed mode")
-        return DEV_SECRET_KEY
+        cached = self._embedded_key
+        if cached is None or cached[0] != self.data_dir:
+            cached = self._embedded_key = (self.data_dir, load_or_create_key(self.data_dir))
+        return cached[1]
 
     def service_url(self, service: str) -> str:
         return str(getattr(self, f"{service}_service_url")).rstrip("/")

@@ -10,6 +10,13 @@ import datetime as dt
 import uuid
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import Database, utcnow
@@ -99,10 +106,33 @@ class Deliverer:
             else:
                 await self._retry_later(notification_id, notification.attempts, error)
         else:
-            async with self.db.sessionmaker() as session, session.begin():
-                await NotificationRepository(session).mark_sent(notification_id, utcnow())
+            await self._record_sent(notification_id)
             NOTIFICATIONS.labels(notification.type, "sent").inc()
             log.info("mail_sent", notification_id=str(notification_id), type=notification.type)
+
+    async def _record_sent(self, notification_id: uuid.UUID) -> None:
+        """The server took the e-mail: that must reach the database, or it is sent again.
+
+        Only this process knows it was sent, so a database that is away for a moment (a
+        restart, a failover) is waited out here, for as long as the claim keeps other workers
+        off this e-mail. Giving up at the first error left the notice claimed and `pending`,
+        and it went out a second time once the claim lapsed (the fault suite's PostgreSQL
+        restart during an SMTP exchange, every time).
+        """
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((SQLAlchemyError, OSError)),
+            wait=wait_exponential(multiplier=0.1, max=1.0),
+            stop=stop_after_delay(self.settings.claim_seconds),
+            before_sleep=lambda state: log.warning(
+                "mail_sent_not_yet_recorded",
+                notification_id=str(notification_id),
+                error=repr(state.outcome.exception() if state.outcome else None),
+            ),
+            reraise=True,
+        ):
+            with attempt:
+                async with self.db.sessionmaker() as session, session.begin():
+                    await NotificationRepository(session).mark_sent(notification_id, utcnow())
 
     async def _retry_later(self, notification_id: uuid.UUID, attempts: int, error: str) -> None:
         delay = self.settings.backoff(attempts)

@@ -1,4 +1,5 @@
-"""What the payment service asks the booking service about a booking (docs/contracts.md)."""
+"""What the payment service asks the booking service about a booking (docs/contracts.md):
+its facts, and whether a customer's refund may go ahead (docs/refunds.md)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
+import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.errors import ServiceUnavailable
+from boxoffice.payment.errors import RefundRefused
 
 log = structlog.get_logger("boxoffice.payment.bookings")
 
@@ -27,6 +30,7 @@ class BookingFacts(BaseModel):
     payment_status: str
     total_price: Decimal
     expires_at: dt.datetime | None = None
+    checked_in_at: dt.datetime | None = None
 
     def expired_at(self, now: dt.datetime) -> bool:
         """Past `expires_at` a pending booking already counts as expired (SPEC 4.4)."""
@@ -61,3 +65,42 @@ async def fetch_booking(
     except (ValueError, ValidationError) as exc:
         log.error("booking_lookup_unreadable", booking_id=str(booking_id), error=repr(exc))
         raise ServiceUnavailable("The booking service answered with an unreadable booking")
+
+
+async def approve_refund(
+    ctx: ServiceContext, booking_id: uuid.UUID, payment_id: uuid.UUID, authorization: str
+) -> None:
+    """Ask the booking service, which owns the rule (docs/refunds.md), to let a customer's
+    refund through; RefundRefused (409) with booking's reason when the ticket is final.
+
+    A yes also makes the ticket unusable at the door, so it is asked before the refund is made.
+    Asking again is harmless, so the client may retry it.
+    """
+    client = ctx.runtime.client("payment", "booking")
+    response = await client.post(
+        f"/bookings/{booking_id}/refund-approval",
+        json={"payment_id": str(payment_id)},
+        headers={"Authorization": authorization},
+        idempotent=True,
+    )
+    if response.status_code == 200:
+        return
+    if response.status_code == 404:
+        # No booking to take a ticket from (a payment whose booking never existed for its
+        # owner): the money buys nothing, so it goes back.
+        log.warning("refund_of_payment_without_booking", booking_id=str(booking_id))
+        return
+    if response.status_code == 409:
+        detail = _detail(response)
+        log.info("refund_refused_by_booking", booking_id=str(booking_id), detail=detail)
+        raise RefundRefused(detail)
+    log.warning("refund_approval_failed", booking_id=str(booking_id), status=response.status_code)
+    raise ServiceUnavailable("The booking service could not be asked about this refund")
+
+
+def _detail(response: httpx.Response) -> str | None:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return None
+    return detail if isinstance(detail, str) else None

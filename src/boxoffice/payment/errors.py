@@ -105,3 +105,10 @@ class PaymentNotRefundable(Conflict):
 
     error_type = "PaymentNotRefundable"
     default_detail = "Only a completed payment can be refunded"
+
+
+class RefundRefused(Conflict):
+    """The booking service refused the refund: the ticket was checked in or its show started."""
+
+    error_type = "RefundRefused"
+    default_detail = "This ticket was used or its show has started: a used ticket is not refunded"

@@ -10,6 +10,7 @@ Run by an admin (`POST /reconcile`, or `boxoffice payments reconcile`). Each cas
 | refunded  | still confirmed or paid               | announce `payment.refunded` again     |
 | failed    | — but the gateway holds its charge    | give the stray charge back            |
 | completed | missing, or confirmed but not paid    | report only: a person must look       |
+| refunded  | confirmed and checked in              | report only: a used ticket (refunds.md) |
 
 Announcing again is safe because booking's consumers act on state (confirming a confirmed
 booking changes nothing) and every announcement is a new outbox event.
@@ -108,6 +109,11 @@ def _diagnose(payment: Payment, booking: BookingFacts | None) -> tuple[str | Non
         if booking.status == "cancelled":
             return "paid_booking_cancelled", "refund_booking_cancelled"
         return "completion_not_applied", "announce_completed"
+    if booking is not None and booking.checked_in_at is not None:
+        if booking.status == "confirmed":
+            # Booking never cancels a used ticket (docs/refunds.md): announcing it again would
+            # change nothing. A person looks at it.
+            return "used_ticket_refunded", "report"
     if booking is not None and (booking.status == "confirmed" or booking.payment_status == "paid"):
         return "refund_not_applied", "announce_refunded"
     return None, ""

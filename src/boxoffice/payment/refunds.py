@@ -1,5 +1,8 @@
 """Giving money back: on the owner's request, and automatically in the saga.
 
+A customer's refund is first approved by the booking service, which owns the rule that a used
+ticket is final (docs/refunds.md); the saga's automatic refunds take no ticket away and do not ask.
+
 completed → refunding → refunded. The claim (completed → refunding) is one conditional UPDATE,
 so of two refunds at once exactly one proceeds. The gateway refunds once per payment reference,
 so finishing a refund twice (a retry, the sweeper, a redelivered event) moves money once, and
@@ -19,6 +22,7 @@ from boxoffice.core.auth import Principal
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError
 from boxoffice.core.observability import PAYMENTS
+from boxoffice.payment.bookings import approve_refund
 from boxoffice.payment.errors import (
     PaymentAlreadyRefunded,
     PaymentGatewayUnavailable,
@@ -47,11 +51,18 @@ def _not_refundable(payment: Payment) -> AppError:
 
 
 async def request_refund(ctx: ServiceContext, user: Principal, payment_id: uuid.UUID) -> PaymentOut:
-    """The owner (or an admin) asks for the money back: claim, refund at the gateway, record."""
+    """The owner (or an admin) asks for the money back: booking approves (409 once the ticket
+    is used or its show started), then claim, refund at the gateway, record."""
     async with ctx.db.sessionmaker() as session:
         payment = await PaymentRepository(session).get(payment_id)
     if payment is None or not visible_to(payment, user):
         raise PaymentNotFound()
+    if payment.status != "completed":
+        raise _not_refundable(payment)
+    # Asked before the claim: booking's yes withdraws the ticket from the door, so a check-in
+    # racing this refund loses. A yes followed by a lost claim (another refund of the same
+    # payment won it) leaves nothing wrong: that refund ends the booking as well.
+    await approve_refund(ctx, payment.booking_id, payment_id, f"Bearer {user.token}")
     return await refund_payment(ctx, payment_id, reason="requested")
 
 

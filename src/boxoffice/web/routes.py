@@ -81,9 +81,13 @@ def install_page_errors(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
 
 
+# The site needs nothing of its own to answer (its data comes through the gateway, whose
+# failures it renders as pages): alive is ready.
 @router.get("/health")
+@router.get("/health/live")
+@router.get("/health/ready")
 async def health() -> dict[str, str]:
-    """Design appendix A, for the supervisor and load balancers."""
+    """Design appendix A, for the supervisor, probes and load balancers."""
     return {"status": "healthy", "timestamp": dt.datetime.now(dt.UTC).isoformat()}
 
 

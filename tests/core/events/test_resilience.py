@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
 import sqlalchemy as sa
 
 from boxoffice.core.db import Database, utcnow
+from boxoffice.core.events.envelope import Event
 from boxoffice.core.events.local import messages
 from boxoffice.core.events.rabbitmq import RabbitBus
 from tests.core.events.conftest import eventually, metric
 from tests.core.events.test_contract import _count, _zero, ledger_handlers
+from tests.servers import TcpProxy
 
 
 async def _inject_garbage(world, queue: str) -> None:
@@ -63,6 +68,66 @@ async def test_a_consumer_whose_connection_drops_reconnects_and_misses_nothing(w
     entries = await eventually(lambda: _count(world.entries(ledger_ctx), 6))
     assert sorted(e.order_id for e in entries) == sorted([str(first), *placed])
     assert len(world.bus._consumers) == 1  # the consumer is back, on a new connection
+
+
+@pytest.mark.parametrize("adapter", ["rabbitmq"])
+async def test_a_bus_whose_connection_the_broker_dropped_publishes_again(world):
+    """SPEC 4.7: with RabbitMQ back after a restart, the outbox's events go out (and readiness
+    says the broker answers) without restarting the service."""
+    url = urlsplit(world.settings.rabbitmq_url)
+    proxy = TcpProxy(url.port or 5672)
+    port = await proxy.start()
+    bus = RabbitBus(
+        urlunsplit(url._replace(netloc=f"{url.username}:{url.password}@127.0.0.1:{port}")),
+        prefix=world.settings.db_prefix,
+    )
+    event = Event(uuid.uuid4(), "order.placed", "shop", utcnow(), None, {"seq": 1})
+    try:
+        await bus.publish([event])
+        proxy.cut()
+
+        async def answers() -> bool:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(bus.ping(), timeout=1)
+                return True
+            return False
+
+        await eventually(answers)
+        await bus.publish([event])  # confirmed by the broker, or this raises
+    finally:
+        await bus.aclose()
+        await bus.delete_topology()
+        await proxy.stop()
+
+
+@pytest.mark.parametrize("adapter", ["rabbitmq"])
+async def test_a_broadcast_listener_the_broker_dropped_says_so_and_can_listen_again(world):
+    """Its caller (the events wiring) reconnects when `broadcast` ends; one that never ended
+    left the process deaf to every broadcast (catalog changes) after a broker restart."""
+    url = urlsplit(world.settings.rabbitmq_url)
+    proxy = TcpProxy(url.port or 5672)
+    port = await proxy.start()
+    bus = RabbitBus(
+        urlunsplit(url._replace(netloc=f"{url.username}:{url.password}@127.0.0.1:{port}")),
+        prefix=world.settings.db_prefix,
+    )
+
+    async def ignore(event: Event) -> None:
+        return None
+
+    listening = asyncio.Event()
+    listener = asyncio.create_task(bus.broadcast(["order.placed"], ignore, listening))
+    try:
+        await asyncio.wait_for(listening.wait(), timeout=20)
+        proxy.cut()
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(listener, timeout=10)
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await bus.aclose()
+        await bus.delete_topology()
+        await proxy.stop()
 
 
 def _unreachable_database(world) -> Database:

@@ -73,6 +73,9 @@ class EventBus(Protocol):
         most once, never retried, and nothing is kept for a process that is not listening.
         `ready` is set once events are flowing."""
 
+    async def ping(self) -> None:
+        """Return once the broker answered a round trip; raise if it cannot (readiness)."""
+
     async def dead_letters(self, service: str | None = None, limit: int = 500) -> list[DeadLetter]:
         """The dead letters of one service (or all), oldest first, left in place."""
 

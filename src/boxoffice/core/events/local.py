@@ -260,6 +260,11 @@ class LocalBus:
                 log.warning("event_settle_failed", error=describe_error(exc), attempt=attempt + 1)
                 await asyncio.sleep(0.2 * 2**attempt)
 
+    async def ping(self) -> None:
+        engine = await self._engine()
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
     async def dead_letters(self, service: str | None = None, limit: int = 500) -> list[DeadLetter]:
         if self._db is None and not self.path.exists():
             return []  # nothing ever ran here: no need to create the broker's file

@@ -366,6 +366,13 @@ class RabbitBus:
             raise PublishNotConfirmed(f"dead letter of {service} not confirmed: {confirm!r}")
         await message.ack()
 
+    async def ping(self) -> None:
+        # A channel opened and closed on the shared connection: a real round trip (a connection
+        # that died silently still looks open), and the connection is there for the relay next.
+        connection = await self._shared()
+        channel = await connection.channel()
+        await channel.close()
+
     def _services(self, service: str | None) -> list[str]:
         if service is not None:
             return [service]

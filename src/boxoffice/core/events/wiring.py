@@ -23,6 +23,7 @@ from boxoffice.core.events.envelope import Event
 from boxoffice.core.events.handlers import EventHandlers
 from boxoffice.core.events.outbox import register_service_engine, unregister_service_engine
 from boxoffice.core.events.relay import Relay
+from boxoffice.core.health import Check
 
 if TYPE_CHECKING:
     from boxoffice.core.app import Hook, ServiceContext
@@ -95,6 +96,10 @@ def events_wiring(handlers: EventHandlers | str) -> EventWiring:
         if ctx.name != table.service:
             raise RuntimeError(f"handlers of {table.service!r} wired into service {ctx.name!r}")
         register_service_engine(ctx.db.engine.sync_engine, ctx.name)
+        bus: EventBus | None = getattr(ctx.runtime, "bus", None)
+        if bus is not None:
+            # Not required: with the broker down the outbox keeps the events (SPEC 4.7).
+            ctx.checks["broker"] = Check("broker", bus.ping, required=False)
         if not table.names:
             return
         # Declared before requests are served, so no event of this run misses the queue. A
