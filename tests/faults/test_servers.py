@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.faults.harness import KnownProductBug, conclude, in_background, restoring
+from tests.faults.harness import conclude, in_background, restoring
 from tests.faults.servers import PostgreSQL, RabbitMQ, Redis
 
 # How long the mail server keeps a sender waiting at most (under the fault system's 5 s SMTP
@@ -55,20 +55,10 @@ def test_redis_shutdown_nosave_and_start(serving, load, faults_log, profile):
     )
 
 
-# An e-mail the SMTP server accepts while PostgreSQL goes down is e-mailed again (seen in 3 of
-# 4 runs before the suite made it certain by keeping one such e-mail in flight). Its symptom
-# within the test: the notice stays `pending` (claimed); its resend comes after the claim lapses.
-EMAIL_AS_POSTGRES_STOPS = (
-    "notification: an e-mail the SMTP server accepted as PostgreSQL went down is sent twice. "
-    "Marking it sent fails, the exception ends the delivery loop (background_task_crashed "
-    "task=delivery_loop), and the notice stays claimed, `pending`, until its claim lapses "
-    "(4 SMTP timeouts + 30 s), when it is delivered again. Deliverer.deliver could retry "
-    "mark_sent until the database answers (the process is alive and knows it was sent)."
-)
-
-
-@pytest.mark.xfail(strict=True, raises=KnownProductBug, reason=EMAIL_AS_POSTGRES_STOPS)
 def test_postgresql_stopped_and_started(serving, load, faults_log, profile):
+    """PostgreSQL stops while a confirmation waits for the mail server's "250". That e-mail was
+    sent twice (3 runs in 4, then every time once the suite kept one in flight) until c2651da:
+    notification now records it as sent once the database answers again."""
     probe = serving.probe()
     postgres = PostgreSQL()
     with restoring(postgres):
@@ -95,8 +85,7 @@ def test_postgresql_stopped_and_started(serving, load, faults_log, profile):
         title="PostgreSQL: fast shutdown while an e-mail is in flight, then started again",
         recovery=recovery,
         outage=back_at - down_at,
-        known_bug=("confirmation is pending", "e-mailed 2 times"),
-        extra={"known_bug": EMAIL_AS_POSTGRES_STOPS},
+        checked=("an e-mail in flight as PostgreSQL stopped is sent once",),
     )
 
 
