@@ -136,6 +136,18 @@ class Cinema:
                     found.append(int(entry.name))
         return sorted(found)
 
+    def group(self, name: str) -> list[int]:
+        """The live processes of a part's process group: its process and its workers."""
+        pgid = self.pid(name)
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, ValueError):
+                    stat = (entry / "stat").read_text().rsplit(") ", 1)[-1].split()
+                    if int(stat[2]) == pgid and alive(int(entry.name)):
+                        found.append(int(entry.name))
+        return found
+
     def wait_running(self, name: str, old_pid: int | None, timeout: float) -> float:
         """Until the supervisor reports the part running (again, under a new pid); seconds."""
         started = time.monotonic()
