@@ -88,6 +88,17 @@ class Settings(BaseSettings):
         description="IANA time zone of the theaters' local show times (when a show starts)",
     )
     max_seats_per_booking: int = Field(10, ge=1, le=100, description="Seats one booking may take")
+    max_unpaid_seats_per_showtime: int = Field(
+        10,
+        ge=1,
+        description="Seats one customer may hold and keep unpaid (pending bookings) for one "
+        "showtime (docs/fair-share.md)",
+    )
+    max_unpaid_seats_in_all: int = Field(
+        20,
+        ge=1,
+        description="Seats one customer may keep unpaid across all showtimes (docs/fair-share.md)",
+    )
     data_dir: Path = Field(
         Path(".boxoffice"), alias="BOXOFFICE_DATA_DIR", description="Embedded mode's files"
     )
