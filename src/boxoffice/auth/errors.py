@@ -5,6 +5,7 @@ from boxoffice.core.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    RateLimited,
     ValidationFailed,
 )
 
@@ -25,6 +26,18 @@ class InvalidCredentials(NotAuthenticated):
     """The username or password is wrong (which one is not said)."""
 
     default_detail = "Incorrect username or password"
+
+
+class TooManyLoginAttempts(RateLimited):
+    """This login name failed too often lately; it is locked for a while, right password or not."""
+
+    default_detail = "Too many login attempts; try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many login attempts; try again in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 class AccountDisabled(PermissionDenied):

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cache
+from importlib import resources
 
 import bcrypt
 
 # bcrypt only reads the first 72 bytes; longer passwords are refused rather than truncated.
 MAX_PASSWORD_BYTES = 72
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list of the most common passwords, lower-cased."""
+    text = resources.files("boxoffice.auth").joinpath("common_passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+def is_common(password: str) -> bool:
+    """Whether a password is one of the first an attacker would guess."""
+    return password.strip().lower() in common_passwords()
 
 
 class PasswordHasher:

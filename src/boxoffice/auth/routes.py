@@ -45,7 +45,9 @@ async def register(body: RegisterRequest, session: DbSession, passwords: Passwor
 @router.post(
     "/token",
     response_model=TokenResponse,
-    responses=responses(errors.InvalidCredentials, errors.AccountDisabled),
+    responses=responses(
+        errors.InvalidCredentials, errors.AccountDisabled, errors.TooManyLoginAttempts
+    ),
 )
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -54,7 +56,9 @@ async def login(
     ctx: Context,
 ) -> TokenResponse:
     """Log in with the e-mail or the username as `username` (OAuth2 password form)."""
-    user = await service.authenticate(session, passwords, form.username, form.password)
+    lockout = ctx.runtime.lockout
+    assert lockout is not None  # the runtime always makes one
+    user = await service.log_in(session, passwords, lockout, form.username, form.password)
     return service.token_for(ctx.settings, user)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Self
 import email_validator
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from boxoffice.auth.passwords import MAX_PASSWORD_BYTES
+from boxoffice.auth.passwords import MAX_PASSWORD_BYTES, is_common
 from boxoffice.core.auth import Role
 
 
@@ -43,6 +43,8 @@ def _password(value: str) -> str:
     _storable(value)
     if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise ValueError(f"must be at most {MAX_PASSWORD_BYTES} bytes")
+    if is_common(value):
+        raise ValueError("is one of the most common passwords; choose a less guessable one")
     return value
 
 
@@ -70,7 +72,11 @@ Username = Annotated[
 ]
 Password = Annotated[
     str,
-    Field(min_length=6, max_length=MAX_PASSWORD_BYTES, description="6 characters to 72 bytes"),
+    Field(
+        min_length=6,
+        max_length=MAX_PASSWORD_BYTES,
+        description="6 characters to 72 bytes, not one of the most common passwords",
+    ),
     AfterValidator(_password),
 ]
 FullName = Annotated[str | None, Field(max_length=255), AfterValidator(_optional_text)]

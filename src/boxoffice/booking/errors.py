@@ -49,6 +49,19 @@ class SeatsUnavailable(Conflict):
         )
 
 
+class UnpaidSeatsCapReached(Conflict):
+    """The customer would hold or keep unpaid more seats than a fair-share cap allows."""
+
+    def __init__(self, scope: str, cap: int, unpaid: int, held: int = 0) -> None:
+        where = "for this showtime" if scope == "per_showtime" else "across all showtimes"
+        has = f"{unpaid} unpaid" + (f" and {held} held" if held else "")
+        super().__init__(
+            f"You may hold and keep unpaid at most {cap} seats {where}; you already have "
+            f"{has}. Pay for or cancel an unpaid booking (or release held seats) to free some.",
+            extra={"cap": scope, "limit": cap, "unpaid_seats": unpaid, "held_seats": held},
+        )
+
+
 class BookingNotCancellable(Conflict):
     """The booking is already cancelled, expired or checked in."""
 

@@ -115,6 +115,40 @@ async def live_seats(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class UnpaidSeats:
+    """How many seats a customer keeps in pending, unexpired bookings."""
+
+    here: int
+    in_all: int
+
+
+async def lock_customer(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Serialise one customer's bookings until this transaction ends (PostgreSQL: an advisory
+    transaction lock on the user id). SQLite needs none: it has one writer at a time, and a
+    booking's count follows its own insert (see BookingService._insert)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+async def unpaid_seats(
+    session: AsyncSession, user_id: uuid.UUID, showtime_id: uuid.UUID, now: dt.datetime
+) -> UnpaidSeats:
+    """Seats of the customer's pending bookings not yet past their expiry: of one showtime,
+    and in all."""
+    here = sa.case((Booking.showtime_id == showtime_id, Booking.total_seats), else_=0)
+    row = (
+        await session.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(here), 0),
+                sa.func.coalesce(sa.func.sum(Booking.total_seats), 0),
+            ).where(Booking.user_id == user_id, Booking.status == PENDING, Booking.expires_at > now)
+        )
+    ).one()
+    return UnpaidSeats(here=int(row[0]), in_all=int(row[1]))
+
+
 async def add_booking(session: AsyncSession, booking: Booking, seats: list[BookingSeat]) -> None:
     """Insert a booking and its seats; the flush is where the live-seat index may refuse."""
     session.add(booking)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.booking import repository as repo
 from boxoffice.booking.catalog import CatalogClient, Layout, SeatInfo, ShowtimeInfo
-from boxoffice.booking.errors import SeatsUnavailable, TooManySeats
+from boxoffice.booking.errors import SeatsUnavailable, TooManySeats, UnpaidSeatsCapReached
 from boxoffice.booking.models import Booking
 from boxoffice.booking.schemas import HoldOut, ReleaseOut, SeatSelection, SeatState
 from boxoffice.booking.seat_rules import best_seats_in
@@ -92,6 +92,20 @@ def caller_view(
     at = now_ms()
     view = {seat: public_status(state, me, at) for seat, state in states.items()}
     return view if keep_free else {s: v for s, v in view.items() if v != "available"}
+
+
+@dataclass(frozen=True)
+class HoldCap:
+    """The most seats of a showtime a customer may hold now, and which rule set it (None:
+    the per-booking limit; else a fair-share cap of `cap` seats, `unpaid` of them used)."""
+
+    limit: int
+    scope: str | None
+    cap: int = 0
+    unpaid: int = 0
+
+    def refusal(self, held: int) -> UnpaidSeatsCapReached:
+        return UnpaidSeatsCapReached(self.scope or "per_showtime", self.cap, self.unpaid, held)
 
 
 class SeatService:
@@ -181,7 +195,13 @@ class SeatService:
             log.warning("seat_board_unavailable", action="release", error=str(exc))
 
     async def claim(
-        self, user: Principal, showtime: ShowtimeInfo, chosen: list[SeatInfo], *, limit: int = 0
+        self,
+        user: Principal,
+        showtime: ShowtimeInfo,
+        chosen: list[SeatInfo],
+        *,
+        limit: int = 0,
+        cap: HoldCap | None = None,
     ) -> HoldResult | None:
         """Hold the seats for the caller, or raise naming the taken ones; None while the board
         is down (then only the database decides)."""
@@ -196,7 +216,7 @@ class SeatService:
         except SeatBoardUnavailable as exc:
             log.warning("seat_board_unavailable", action="hold", error=str(exc))
             return None
-        self.raise_unless_held(result, chosen)
+        self.raise_unless_held(result, chosen, cap)
         if not result.knows_sales:
             # The board was not installed, so sold seats went unchecked: ask the database, and
             # install the board from that same answer for everyone after us.
@@ -212,23 +232,46 @@ class SeatService:
                 raise taken_error(taken)
         return result
 
-    def raise_unless_held(self, result: HoldResult, chosen: list[SeatInfo]) -> None:
+    def raise_unless_held(
+        self, result: HoldResult, chosen: list[SeatInfo], cap: HoldCap | None = None
+    ) -> None:
         if result.taken:
             taken = set(result.taken)
             raise taken_error(s for s in chosen if str(s.id) in taken)
         if result.over_limit:
-            cap = self.settings.max_seats_per_booking
+            if cap is not None and cap.scope is not None:
+                raise cap.refusal(result.owner_count)
+            cap_seats = self.settings.max_seats_per_booking
             raise TooManySeats(
-                f"At most {cap} seats of a showtime may be held at once; you hold "
+                f"At most {cap_seats} seats of a showtime may be held at once; you hold "
                 f"{result.owner_count}. Release some or book them first."
             )
 
+    async def hold_cap(self, user: Principal, showtime_id: uuid.UUID) -> HoldCap:
+        """How many seats of the showtime the caller may hold: what a booking allows, less
+        their unpaid seats under the fair-share caps (SPEC 4.10). Holds are advisory (the
+        booking's own count decides, in its transaction), so this unlocked read is enough."""
+        unpaid = await repo.unpaid_seats(self.session, user.user_id, showtime_id, utcnow())
+        per_showtime = self.settings.max_unpaid_seats_per_showtime
+        in_all = self.settings.max_unpaid_seats_in_all
+        options = [
+            (self.settings.max_seats_per_booking, None, 0, 0),
+            (per_showtime - unpaid.here, "per_showtime", per_showtime, unpaid.here),
+            (in_all - unpaid.in_all, "in_all", in_all, unpaid.in_all),
+        ]
+        limit, scope, cap, count = min(options, key=lambda o: o[0])
+        return HoldCap(limit=limit, scope=scope, cap=cap, unpaid=count)
+
     async def hold(self, user: Principal, body: SeatSelection) -> HoldOut:
-        """Hold every requested seat for the caller, or none (409 naming the taken ones)."""
+        """Hold every requested seat for the caller, or none (409 naming the taken ones, or
+        the fair-share cap reached)."""
         showtime, _, chosen = await self.selection(body)
         ttl = self.settings.seat_hold_ttl_seconds
         now = utcnow()
-        result = await self.claim(user, showtime, chosen, limit=self.settings.max_seats_per_booking)
+        cap = await self.hold_cap(user, showtime.id)
+        if cap.limit <= 0:  # a board limit of 0 would mean "no cap"
+            raise cap.refusal(0)
+        result = await self.claim(user, showtime, chosen, limit=cap.limit, cap=cap)
         if result is None:
             sold = await self.sold(showtime.id, body.seat_ids)
             if sold:

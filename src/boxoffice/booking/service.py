@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.booking import repository as repo
 from boxoffice.booking.catalog import Layout, SeatInfo, ShowtimeInfo
-from boxoffice.booking.errors import BookingNotFound, SeatSelectionLeavesGap
+from boxoffice.booking.errors import (
+    BookingNotFound,
+    SeatSelectionLeavesGap,
+    UnpaidSeatsCapReached,
+)
 from boxoffice.booking.lifecycle import Lifecycle, record_booking_event
 from boxoffice.booking.models import PENDING, Booking, BookingSeat
 from boxoffice.booking.schemas import SeatSelection
@@ -72,6 +76,8 @@ class BookingService:
         showtime, layout, chosen = await self.seats.selection(body)
         if showtime.enforce_seat_rules:
             await self._check_seat_rules(user, showtime.id, layout, [s.id for s in chosen])
+        # A quick look first, so a customer at the cap touches no seat; `_insert` decides.
+        await self._check_fair_share(user, showtime.id, len(chosen), booked=False)
         acquired: tuple[str, ...] = ()
         if self.seats.guards.holds:
             held = await self.seats.claim(user, showtime, chosen)
@@ -94,11 +100,18 @@ class BookingService:
         for attempt in (1, 2):
             booking = self._new_booking(user, showtime, chosen, utcnow())
             try:
+                await repo.lock_customer(self.session, user.user_id)
                 await repo.add_booking(self.session, booking, booking.seats)
-                return booking
             except IntegrityError:
                 # Nothing was written before the insert, so rolling back loses nothing.
                 await self.session.rollback()
+            else:
+                try:
+                    await self._check_fair_share(user, showtime.id, len(chosen), booked=True)
+                except UnpaidSeatsCapReached:
+                    await self.seats.release_quietly(showtime.id, acquired, user)
+                    raise  # the request's session rolls the insert back
+                return booking
             now = utcnow()
             live = await repo.live_seats(self.session, showtime.id, now, wanted)
             sold = [s for s in live if not s.overdue]
@@ -114,6 +127,30 @@ class BookingService:
                 for booking_id in overdue:
                     await Lifecycle(session, self.ctx).expire(booking_id, now)
         raise AssertionError("unreachable")
+
+    async def _check_fair_share(
+        self, user: Principal, showtime_id: uuid.UUID, seats: int, *, booked: bool
+    ) -> None:
+        """Refuse (409) a booking that would leave the customer more unpaid seats than the
+        caps allow (SPEC 4.10, docs/fair-share.md). `booked`: the new booking is already in
+        this transaction's count.
+
+        Race-free when called after `repo.lock_customer` and the insert, in the same
+        transaction: on PostgreSQL the customer's advisory lock makes their bookings take turns
+        until commit, and each statement of READ COMMITTED sees every booking committed before
+        it, so the count includes all earlier ones; on SQLite the insert already holds the
+        database's only write lock, so no other booking commits until this one has, and this
+        count, run after it, sees every one committed before. Either way the count is of what
+        will be there when this booking commits."""
+        unpaid = await repo.unpaid_seats(self.session, user.user_id, showtime_id, utcnow())
+        extra = 0 if booked else seats
+        per_showtime = self.settings.max_unpaid_seats_per_showtime
+        in_all = self.settings.max_unpaid_seats_in_all
+        mine_before = seats if booked else 0
+        if unpaid.here + extra > per_showtime:
+            raise UnpaidSeatsCapReached("per_showtime", per_showtime, unpaid.here - mine_before)
+        if unpaid.in_all + extra > in_all:
+            raise UnpaidSeatsCapReached("in_all", in_all, unpaid.in_all - mine_before)
 
     def _new_booking(
         self, user: Principal, showtime: ShowtimeInfo, chosen: list[SeatInfo], now: dt.datetime

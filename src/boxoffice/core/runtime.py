@@ -26,6 +26,7 @@ from boxoffice.core.kv import (
     RedisRevocationStore,
     RevocationStore,
 )
+from boxoffice.core.lockout import Lockout, LockoutPolicy, MemoryLockout, RedisLockout
 from boxoffice.core.seatboard import MemorySeatBoard, RedisSeatBoard, SeatBoard
 from boxoffice.core.settings import Settings
 
@@ -47,6 +48,12 @@ class Runtime:
     seats: SeatBoard = field(default_factory=MemorySeatBoard)
     # The event bus (core/events): in-process broker in embedded mode, RabbitMQ when distributed.
     bus: EventBus | None = None
+    # Login attempts per login name (auth): in-process by default, Redis in distributed mode.
+    lockout: Lockout | None = None
+
+    def __post_init__(self) -> None:
+        if self.lockout is None:
+            self.lockout = MemoryLockout(lockout_policy(self.settings))
 
     @property
     def embedded(self) -> bool:
@@ -114,7 +121,18 @@ def redis_runtime(settings: Settings) -> Runtime:
         revocations=RedisRevocationStore(redis, prefix),
         redis=redis,
         seats=RedisSeatBoard(redis, prefix),
+        lockout=RedisLockout(redis, lockout_policy(settings), prefix),
         bus=rabbit_bus(settings),
+    )
+
+
+def lockout_policy(settings: Settings) -> LockoutPolicy:
+    """The login throttle's numbers, from the settings."""
+    return LockoutPolicy(
+        max_attempts=settings.login_max_failures,
+        window=settings.login_failure_window_seconds,
+        lock_seconds=settings.login_lockout_seconds,
+        max_lock_seconds=max(settings.login_lockout_seconds, settings.login_lockout_max_seconds),
     )
 
 

@@ -88,6 +88,17 @@ class Settings(BaseSettings):
         description="IANA time zone of the theaters' local show times (when a show starts)",
     )
     max_seats_per_booking: int = Field(10, ge=1, le=100, description="Seats one booking may take")
+    max_unpaid_seats_per_showtime: int = Field(
+        10,
+        ge=1,
+        description="Seats one customer may hold and keep unpaid (pending bookings) for one "
+        "showtime (docs/fair-share.md)",
+    )
+    max_unpaid_seats_in_all: int = Field(
+        20,
+        ge=1,
+        description="Seats one customer may keep unpaid across all showtimes (docs/fair-share.md)",
+    )
     data_dir: Path = Field(
         Path(".boxoffice"), alias="BOXOFFICE_DATA_DIR", description="Embedded mode's files"
     )
@@ -106,6 +117,22 @@ class Settings(BaseSettings):
     )
     rate_limit_general: str = Field("60/minute", description="Limit for every API path")
     rate_limit_booking: str = Field("10/minute", description="Limit for book, cancel and pay")
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Login attempts one login name may make per window (a success resets it); "
+        "the next is refused with 429",
+    )
+    login_failure_window_seconds: float = Field(
+        900.0, gt=0, description="Window in which those login attempts are counted"
+    )
+    login_lockout_seconds: float = Field(
+        60.0, gt=0, description="First lock-out of a login name; doubled each time in a row"
+    )
+    login_lockout_max_seconds: float = Field(
+        3600.0, gt=0, description="Longest lock-out of a login name"
+    )
     http_timeout_seconds: float = Field(3.0, gt=0, description="Timeout of calls between services")
     http_retries: int = Field(3, ge=1, description="Attempts of idempotent calls between services")
     breaker_failure_threshold: int = Field(5, ge=1, description="Failures that open a breaker")

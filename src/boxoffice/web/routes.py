@@ -145,7 +145,12 @@ async def hold_or_release(request: Request, showtime_id: uuid.UUID, action: str)
             json={"showtime_id": str(showtime_id), "seat_ids": seat_ids},
         )
     except ApiError as exc:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        # `seat_ids` only when someone else has the seats: the page then greys them out; any
+        # other refusal (e.g. the fair-share cap) is only explained.
+        answer: dict[str, object] = {"detail": exc.detail}
+        if exc.seat_ids is not None:
+            answer["seat_ids"] = exc.seat_ids
+        return JSONResponse(answer, status_code=exc.status_code)
     return JSONResponse(result or {})
 
 

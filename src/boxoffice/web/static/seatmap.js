@@ -15,7 +15,7 @@
     });
     let body = {};
     try { body = await response.json(); } catch (e) { /* an empty answer is fine */ }
-    return { ok: response.ok, status: response.status, detail: body.detail };
+    return { ok: response.ok, status: response.status, detail: body.detail, taken: body.seat_ids };
   }
 
   // A cinema's rule: don't leave one empty seat stranded between taken seats or by an aisle.
@@ -66,7 +66,9 @@
       explain();
     } else {
       input.checked = !input.checked;
-      if (result.status === 409) {
+      // A 409 naming seats: someone else has this one. Other 409s (a fair-share cap) leave
+      // the seat as it was: the message says how to free some.
+      if (result.status === 409 && result.taken) {
         label.classList.add("held");
         input.disabled = true;
       }
