@@ -136,6 +136,9 @@ class System:
         }
         if distributed:
             self.env["BOXOFFICE_DB_PREFIX"] = self.prefix
+        else:
+            # No metrics listener: its one port would collide between runs side by side.
+            self.env.setdefault("METRICS_PORT", "0")
         self.process: subprocess.Popen[bytes] | None = None
         self.stopped = False
         self.stop_report: dict[str, object] = {}

@@ -161,6 +161,19 @@ def token_for(make_settings: Callable[..., Settings]) -> Callable[..., str]:
     return mint
 
 
+async def scrape() -> str:
+    """What Prometheus reads from an in-process system: embedded mode's metrics listener
+    (`metrics_app`; the gateway paths serve no metrics). One registry per process, so it holds
+    every service's series, told apart by their `service` label."""
+    from boxoffice.embedded import metrics_app
+
+    transport = httpx.ASGITransport(app=metrics_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from boxoffice.core.app import create_service_app
 from boxoffice.core.errors import error_body, install_error_handlers
+from boxoffice.core.headers import SecurityHeadersMiddleware
+from boxoffice.core.observability import metrics_endpoint
 from boxoffice.core.ratelimit import RateLimitMiddleware, send_json
 from boxoffice.core.runtime import Runtime, memory_runtime
 from boxoffice.core.settings import GATEWAY_PREFIXES, Settings
@@ -39,34 +41,7 @@ class _GatewayAliases:
         await self.app(scope, receive, send)
 
 
-# Design 5.3: the headers the gateway adds to every response (the NGINX template has the same).
-SECURITY_HEADERS = (
-    (b"x-frame-options", b"SAMEORIGIN"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-xss-protection", b"1; mode=block"),
-)
 MAX_BODY_BYTES = 1024 * 1024  # NGINX's client_max_body_size 1m
-
-
-class _SecurityHeaders:
-    """Design 5.3's headers on every response, as NGINX adds them in distributed mode."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
-                message = dict(message, headers=[*message.get("headers", []), *extra])
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 class _BodySizeLimit:
@@ -142,7 +117,9 @@ def create_embedded_app(
     for defn in all_definitions():
         if services is not None and defn.name not in services:
             continue
-        service_app = create_service_app(defn, runtime)
+        # No /metrics under /api/<prefix>: the gateway is public, the metrics are Prometheus's
+        # (metrics_app, on its own local port; one registry serves all five services anyway).
+        service_app = create_service_app(defn, runtime, serve_metrics=False)
         apps[defn.name] = service_app
         # Calls between services stay in-process but still go through HTTP semantics
         # (timeouts, breaker, status codes), exactly as in distributed mode.
@@ -194,5 +171,14 @@ def create_embedded_app(
             booking=settings.rate_limit_booking,
         )
     # Outermost, so the gateway's own refusals (429, 413) carry the headers too.
-    root.add_middleware(_SecurityHeaders)
+    root.add_middleware(SecurityHeadersMiddleware)
     return root
+
+
+def metrics_app() -> FastAPI:
+    """Prometheus's listener in embedded mode (METRICS_PORT, on 127.0.0.1): GET /metrics, the
+    process's one registry, which all five services report into (told apart by `service`)."""
+    app = FastAPI(title="boxoffice metrics", docs_url=None, redoc_url=None, openapi_url=None)
+    install_error_handlers(app)  # any other path: a 404 in the design's error shape
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    return app

@@ -6,11 +6,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, sync_playwright
 
 from boxoffice.core.runtime import memory_runtime
 from boxoffice.embedded import create_embedded_app
@@ -67,11 +68,32 @@ def site(make_settings) -> Iterator[str]:
         thread.join(timeout=30)
 
 
+# What Chromium prints to the console when the site breaks its own headers (issue 11): a
+# blocked script, style or image, or a Permissions-Policy feature it does not know.
+HEADER_COMPLAINTS = ("Content Security Policy", "Permissions-Policy")
+
+
 @pytest.fixture
 def browser() -> Iterator[Browser]:
+    """Chromium; a test fails if any page it opened reported a policy violation."""
+    complaints: list[str] = []
+
+    def note(message: ConsoleMessage) -> None:
+        if any(word in message.text for word in HEADER_COMPLAINTS):
+            complaints.append(f"{message.type}: {message.text}")
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        new_context = chromium.new_context
+
+        def watched_context(*args: Any, **kwargs: Any) -> BrowserContext:
+            context = new_context(*args, **kwargs)
+            context.on("console", note)
+            return context
+
+        chromium.new_context = watched_context  # type: ignore[method-assign]
         try:
             yield chromium
         finally:
             chromium.close()
+    assert not complaints, complaints

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.conftest import scrape
+
 SERVICES = ["auth", "movies", "bookings", "payments", "notifications"]
 
 
@@ -34,7 +36,7 @@ async def test_correlation_id_is_echoed_and_made_when_missing(api):
 
 async def test_metrics_expose_the_design_names(api):
     await api.get("/api/auth/health")
-    text = (await api.get("/api/auth/metrics")).text
+    text = await scrape()
     for name in (
         "http_requests_total",
         "http_request_duration_seconds",

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS
-from tests.conftest import running_system
+from tests.conftest import running_system, scrape
 from tests.deploy.tools import DEPLOY, promtool
 
 PROMETHEUS = DEPLOY / "prometheus"
@@ -140,8 +140,8 @@ def test_metric_name_extraction_finds_names_and_skips_functions_and_labels():
 
 async def exported_metric_names(make_settings: Any) -> set[str]:
     """Every series name a running (embedded) boxoffice's /metrics declares."""
-    async with running_system(make_settings("sqlite")) as api:
-        text = (await api.get("/api/bookings/metrics")).text
+    async with running_system(make_settings("sqlite")):
+        text = await scrape()
     names = set()
     for line in text.splitlines():
         if line.startswith("# TYPE "):

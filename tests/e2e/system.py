@@ -104,6 +104,9 @@ class System:
             "BCRYPT_ROUNDS": "4",
             "LOG_JSON": "false",
             "LOG_LEVEL": "WARNING",
+            # Embedded mode's metrics listener has one fixed port by default: off, unless a
+            # test gives it a free one (systems run side by side).
+            "METRICS_PORT": "0",
             **(env or {}),
         }
         if distributed:

@@ -10,6 +10,7 @@ import uuid
 from prometheus_client import REGISTRY
 
 from boxoffice.notification.models import Notification
+from tests.conftest import scrape
 from tests.notification.conftest import (
     booking_payload,
     eventually,
@@ -172,7 +173,7 @@ async def test_sent_mail_is_counted_by_type_and_outcome(system, smtp):
         )
         await eventually(lambda: count("sent") == sent + 1)
         assert count("created") == created + 1
-        exposed = (await api.get("/api/notifications/metrics")).text
+        exposed = await scrape()
         assert 'notifications_total{outcome="sent",type="booking.cancelled"}' in exposed
 
 

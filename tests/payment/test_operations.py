@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from boxoffice.cli import app as cli
 from boxoffice.cli.payments import operator_token, render, request_reconciliation
+from tests.conftest import scrape
 
 # One system per module and backend (see conftest.py): its event loop is the module's.
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -34,8 +35,7 @@ async def test_payments_total_counts_attempts_by_outcome(cinema):
     assert payments_total("declined") - before["declined"] == 1
     assert payments_total("completed") - before["completed"] == 1
     assert payments_total("replayed") - before["replayed"] == 1
-    metrics = await cinema.api.get("/api/payments/metrics")
-    assert 'payments_total{outcome="completed"}' in metrics.text
+    assert 'payments_total{outcome="completed"}' in await scrape()
 
 
 @in_module_loop

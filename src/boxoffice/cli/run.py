@@ -37,6 +37,8 @@ from boxoffice.gateway.render import WEB_PORT, render_compose, render_local
 # The admin embedded mode creates when BOXOFFICE_ADMIN_EMAIL is not set (its password is made
 # at first start and printed once; BOXOFFICE_ADMIN_PASSWORD sets one instead).
 DEFAULT_ADMIN_EMAIL = "admin@boxoffice.local"
+# Where embedded mode serves /metrics (on METRICS_PORT): never on the public address.
+METRICS_HOST = "127.0.0.1"
 
 
 def with_default_admin(settings: Settings) -> Settings:
@@ -86,9 +88,14 @@ def up_embedded(host: str, port: int, demo_data: bool | None) -> None:
         settings.signing_key  # noqa: B018
     except (OSError, SigningKeyError) as exc:
         fail(f"boxoffice up: {exc}")
-    from boxoffice.embedded import create_embedded_app
+    from boxoffice.embedded import create_embedded_app, metrics_app
 
     sock = bind(host, port, "boxoffice up")
+    # Prometheus's listener: local only, as the public port serves no metrics (issue 11).
+    metrics_port = settings.metrics_port
+    side = None
+    if metrics_port:
+        side = (metrics_app(), bind(METRICS_HOST, metrics_port, "boxoffice up: METRICS_PORT"))
     runtime = memory_runtime(settings)
     app = create_embedded_app(settings, runtime, gateway=True)
     base = local_base(host, port)
@@ -101,10 +108,15 @@ def up_embedded(host: str, port: int, demo_data: bool | None) -> None:
             *admin_rows(settings, runtime),
             ("demo data", "on" if settings.demo_data_enabled else "off", "BOXOFFICE_DEMO_DATA"),
             ("rate limits", settings.rate_limit_general, f"booking {settings.rate_limit_booking}"),
+            (
+                "metrics",
+                f"http://{METRICS_HOST}:{metrics_port}/metrics" if metrics_port else "off",
+                "for Prometheus, this machine only (METRICS_PORT; 0: off)",
+            ),
         ]
         print_table("boxoffice is running (embedded: one process; Ctrl-C stops it)", rows)
 
-    if not run_async(serve_forever(app, sock, ready)):
+    if not run_async(serve_forever(app, sock, ready, side=side)):
         fail("boxoffice up: the system failed to start (see the log above)", code=3)
 
 

@@ -5,12 +5,13 @@ service's app as `boxoffice serve NAME` runs it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -136,13 +137,40 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
 
+class _SideServer(uvicorn.Server):
+    """A second server in the process, stopped by the first: only that one takes the signals
+    (two would each restore the other's handlers and re-raise the signal when they stop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve_forever(
-    app: ASGIApp, sock: socket.socket, on_started: Callable[[], None] | None = None
+    app: ASGIApp,
+    sock: socket.socket,
+    on_started: Callable[[], None] | None = None,
+    *,
+    side: tuple[ASGIApp, socket.socket] | None = None,
 ) -> bool:
-    """Serve `app` on `sock` until SIGINT/SIGTERM; False if it failed to start."""
+    """Serve `app` on `sock` until SIGINT/SIGTERM; False if it failed to start. `side`, an app
+    and its socket (embedded mode's metrics listener), is served alongside, from before the
+    main app starts until after it stops."""
     config = uvicorn.Config(app, loop="none", lifespan="on", **UVICORN_OPTIONS)
     server = _Server(config, on_started)
-    await server.serve(sockets=[sock])
+    if side is None:
+        await server.serve(sockets=[sock])
+        return server.started
+    side_app, side_sock = side
+    side_server = _SideServer(
+        uvicorn.Config(side_app, loop="none", lifespan="off", **UVICORN_OPTIONS)
+    )
+    side_task = asyncio.create_task(side_server.serve(sockets=[side_sock]))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        side_server.should_exit = True
+        await side_task
     return server.started
 
 

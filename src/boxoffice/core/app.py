@@ -88,8 +88,12 @@ def create_service_app(
     database_url: str | None = None,
     run_migrations: bool = True,
     run_background: bool = True,
+    serve_metrics: bool = True,
 ) -> FastAPI:
-    """Build a service's FastAPI app on a runtime; the lifespan migrates, seeds and starts loops."""
+    """Build a service's FastAPI app on a runtime; the lifespan migrates, seeds and starts loops.
+
+    `serve_metrics=False` leaves out /metrics (embedded mode serves it on a listener of its own).
+    """
     settings = runtime.settings
     db = Database(
         database_url or settings.database_url_for(defn.name),
@@ -150,7 +154,7 @@ def create_service_app(
     app.state.ctx = ctx
     app.state.runtime = runtime
     install_error_handlers(app)
-    app.include_router(health_router(defn.name))
+    app.include_router(health_router(defn.name, metrics=serve_metrics))
     for router in defn.routers:
         app.include_router(router)
     if defn.configure:

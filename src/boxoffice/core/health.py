@@ -76,8 +76,9 @@ async def readiness(service: str, checks: Mapping[str, Check]) -> tuple[Health, 
     return body, code
 
 
-def health_router(service: str) -> APIRouter:
-    """The health routes and /metrics; the checks are the ones on the app's ServiceContext."""
+def health_router(service: str, *, metrics: bool = True) -> APIRouter:
+    """The health routes (and /metrics unless `metrics` is False); the checks are the ones on
+    the app's ServiceContext."""
     router = APIRouter(tags=["ops"])
     answers: dict[int | str, dict[str, Any]] = {503: {"model": Health}}
 
@@ -110,5 +111,7 @@ def health_router(service: str) -> APIRouter:
         """The process answers; nothing outside it is asked (liveness)."""
         return Health(status="healthy", timestamp=dt.datetime.now(dt.UTC), service=service)
 
-    router.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    if metrics:
+        # On the service's own port, which Prometheus scrapes; the gateway does not route it.
+        router.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     return router

@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     breaker_recovery_seconds: float = Field(30.0, gt=0, description="Open breaker's cool-down")
     log_level: str = Field("INFO", description="Log level")
     log_json: bool = Field(True, description="JSON logs (false: human-readable console)")
+    metrics_port: int = Field(
+        9100,
+        ge=0,
+        le=65535,
+        description="Embedded mode: port of Prometheus's /metrics, on 127.0.0.1 only (0: none); "
+        "the public port serves no metrics",
+    )
     access_log_sample: float = Field(
         0.0,
         ge=0,

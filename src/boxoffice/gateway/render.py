@@ -18,6 +18,13 @@ from typing import Literal
 
 import jinja2
 
+from boxoffice.core.headers import (
+    CONTENT_SECURITY_POLICY,
+    DOCS_CONTENT_SECURITY_POLICY,
+    DOCS_PATH,
+    SECURITY_HEADERS,
+    STRICT_TRANSPORT_SECURITY,
+)
 from boxoffice.core.ratelimit import BOOKING_LIMITED_ROUTES, RateLimit
 from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES, SERVICE_PORTS, Settings
 
@@ -104,6 +111,11 @@ def render(
         trusted_proxies=["127.0.0.1"] if local else ["10.0.0.0/8", "172.16.0.0/12"],
         errors=GATEWAY_ERRORS,
         bench_ping=bench_ping,
+        security_headers_list=[{"name": n, "value": v} for n, v in SECURITY_HEADERS],
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        docs_content_security_policy=DOCS_CONTENT_SECURITY_POLICY,
+        docs_path=DOCS_PATH,
+        strict_transport_security=STRICT_TRANSPORT_SECURITY,
     )
 
 
