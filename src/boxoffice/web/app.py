@@ -20,6 +20,7 @@ from boxoffice.core.ratelimit import client_address
 from boxoffice.core.settings import Settings
 from boxoffice.web.gateway import Gateway, visitor_address
 from boxoffice.web.routes import install_page_errors, router
+from boxoffice.web.session import SessionMiddleware, SessionSigner
 
 STATIC = Path(__file__).parent / "static"
 
@@ -62,6 +63,9 @@ def create_web_app(
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
+    # The visitor's CSRF token and flash messages, signed with a key derived from the site's
+    # signing key (read at the first request: embedded mode creates it in the data dir).
+    app.add_middleware(SessionMiddleware, signer=SessionSigner(lambda: settings.signing_key))
     app.add_middleware(_RememberVisitor)
     app.add_middleware(
         ObservabilityMiddleware, service="web", access_log_sample=settings.access_log_sample
