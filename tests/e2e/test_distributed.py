@@ -120,6 +120,8 @@ def test_the_web_site_is_served_through_the_gateway_and_calls_the_api_through_it
             "password": "secret123",
             "csrf_token": token,
         },
+        # As a browser posts it: NGINX passes the Host on, so the site knows its own origin.
+        headers={"Origin": str(http.base_url).rstrip("/")},
         follow_redirects=False,
     )
     assert signed_up.status_code == 303, signed_up.text

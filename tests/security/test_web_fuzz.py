@@ -118,7 +118,7 @@ def test_a_validation_error_is_a_400_page_not_fastapis_422(site: str):
 _HEADER_TEXT = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"),
     max_size=60,
-)
+).map(str.strip)  # h11 sends no header value with whitespace around it
 _TEXT = st.text(max_size=40)
 _PATH_PARAM = st.one_of(
     st.uuids().map(str),
@@ -207,7 +207,7 @@ def test_no_site_route_answers_junk_with_a_5xx(admin: Visitor):
     http = httpx.Client(base_url=admin.base, follow_redirects=False, timeout=30)
 
     @settings(
-        max_examples=150,
+        max_examples=300,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )

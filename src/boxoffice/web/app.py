@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,7 +20,7 @@ from boxoffice.core.ratelimit import client_address
 from boxoffice.core.settings import Settings
 from boxoffice.web.gateway import Gateway, visitor_address
 from boxoffice.web.routes import install_page_errors, router
-from boxoffice.web.session import SessionMiddleware, SessionSigner
+from boxoffice.web.session import SessionMiddleware, SessionSigner, check_csrf
 
 STATIC = Path(__file__).parent / "static"
 
@@ -56,7 +56,14 @@ def create_web_app(
             await gateway.aclose()
 
     app = FastAPI(
-        title="boxoffice web", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        title="boxoffice web",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # Every route of the site: an unsafe request needs the visitor's CSRF token and, when
+        # the browser names one, our own origin (session.py).
+        dependencies=[Depends(check_csrf)],
     )
     app.state.gateway = gateway
     app.state.settings = settings
