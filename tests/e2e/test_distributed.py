@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.e2e.live import watch_a_hold
 from tests.e2e.system import System, alive, client, run_smoke
+from tests.security.website import csrf_token
 
 pytestmark = pytest.mark.distributed
 
@@ -109,9 +110,18 @@ def test_the_web_site_is_served_through_the_gateway_and_calls_the_api_through_it
     assert home.status_code == 200
     assert "Now showing" in home.text
     tag = uuid.uuid4().hex[:8]
+    # The sign-up form carries the visitor's CSRF token (its session cookie kept by `http`).
+    token = csrf_token(http.get("/register").text)
     signed_up = http.post(
         "/register",
-        data={"email": f"web-{tag}@example.com", "username": f"web{tag}", "password": "secret123"},
+        data={
+            "email": f"web-{tag}@example.com",
+            "username": f"web{tag}",
+            "password": "secret123",
+            "csrf_token": token,
+        },
+        # As a browser posts it: NGINX passes the Host on, so the site knows its own origin.
+        headers={"Origin": str(http.base_url).rstrip("/")},
         follow_redirects=False,
     )
     assert signed_up.status_code == 303, signed_up.text

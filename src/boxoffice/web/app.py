@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +20,7 @@ from boxoffice.core.ratelimit import client_address
 from boxoffice.core.settings import Settings
 from boxoffice.web.gateway import Gateway, visitor_address
 from boxoffice.web.routes import install_page_errors, router
+from boxoffice.web.session import SessionMiddleware, SessionSigner, check_csrf
 
 STATIC = Path(__file__).parent / "static"
 
@@ -55,13 +56,23 @@ def create_web_app(
             await gateway.aclose()
 
     app = FastAPI(
-        title="boxoffice web", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        title="boxoffice web",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # Every route of the site: an unsafe request needs the visitor's CSRF token and, when
+        # the browser names one, our own origin (session.py).
+        dependencies=[Depends(check_csrf)],
     )
     app.state.gateway = gateway
     app.state.settings = settings
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
+    # The visitor's CSRF token and flash messages, signed with a key derived from the site's
+    # signing key (read at the first request: embedded mode creates it in the data dir).
+    app.add_middleware(SessionMiddleware, signer=SessionSigner(lambda: settings.signing_key))
     app.add_middleware(_RememberVisitor)
     app.add_middleware(
         ObservabilityMiddleware, service="web", access_log_sample=settings.access_log_sample

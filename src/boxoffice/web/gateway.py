@@ -12,13 +12,20 @@ visitor_address: ContextVar[str | None] = ContextVar("visitor_address", default=
 
 
 class ApiError(Exception):
-    """The API answered with an error; carries its status, the design's `detail`, and the
-    taken seats' ids when the error names them."""
+    """The API answered with an error; carries its status, the design's `detail` and
+    `error_type`, and the taken seats' ids when the error names them."""
 
-    def __init__(self, status_code: int, detail: str, seat_ids: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        detail: str,
+        seat_ids: list[str] | None = None,
+        error_type: str = "HTTPError",
+    ) -> None:
         self.status_code = status_code
         self.detail = detail
         self.seat_ids = seat_ids
+        self.error_type = error_type
         super().__init__(f"{status_code}: {detail}")
 
 
@@ -53,14 +60,17 @@ class Gateway:
             raise ApiError(503, f"The service is unreachable ({type(exc).__name__})") from exc
         if response.status_code >= 400:
             seat_ids = None
+            error_type = "HTTPError"
             try:
                 body = response.json()
                 detail = str(body.get("detail", response.text))
+                if isinstance(body.get("error_type"), str):
+                    error_type = body["error_type"]
                 if isinstance(body.get("seat_ids"), list):
                     seat_ids = [str(s) for s in body["seat_ids"]]
             except (ValueError, AttributeError):
                 detail = response.text[:200] or response.reason_phrase
-            raise ApiError(response.status_code, detail, seat_ids)
+            raise ApiError(response.status_code, detail, seat_ids, error_type)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()

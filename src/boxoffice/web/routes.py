@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import uuid
 from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from boxoffice.core.errors import error_body
 from boxoffice.web.gateway import ApiError
 from boxoffice.web.pages import (
-    TOKEN_COOKIE,
     gateway,
+    log_in,
+    log_out,
     qr_data_uri,
     redirect,
     render,
@@ -23,12 +27,37 @@ from boxoffice.web.pages import (
     visitor,
 )
 from boxoffice.web.posters import poster_svg
+from boxoffice.web.session import CsrfRefused
 
+# Unsafe requests are checked for the visitor's CSRF token by the app itself (app.py), so a
+# route added here, or anywhere in the site, is covered without asking.
 router = APIRouter(include_in_schema=False)
+
+# The seat map's script calls these with fetch: they answer JSON, errors in the design's shape.
+_FETCH_PATH = re.compile(r"/showtimes/[^/]+/seats/[^/]+")
+# What the pay form sends as Idempotency-Key (a uuid4 hex); anything else is not ours.
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_\-]{8,100}")
+_MAX_SEATS = 100
 
 
 class LoginRequired(Exception):
     """The page needs a logged-in visitor."""
+
+
+class BadInput(Exception):
+    """The request is malformed (not JSON, a number that is not one): a 400, never a 500."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
+
+
+def wants_json(request: Request) -> bool:
+    """Fetch calls (the seat map) get JSON errors; forms and links get a page."""
+    if _FETCH_PATH.fullmatch(request.url.path):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
 
 
 def _require_token(request: Request) -> str:
@@ -42,13 +71,40 @@ def install_page_errors(app: FastAPI) -> None:
     """API errors become a readable page (or the login page when the session is gone)."""
 
     async def on_login_required(request: Request, _: Exception) -> Response:
-        return redirect("/login", next=request.url.path)
+        return redirect(request, "/login", next=request.url.path)
+
+    async def refuse(request: Request, status: int, error_type: str, message: str) -> Response:
+        if wants_json(request):
+            return JSONResponse(error_body(status, error_type, message), status_code=status)
+        return await render(
+            request, "error.html", status_code=status, status=status, message=message
+        )
+
+    async def on_csrf(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CsrfRefused)
+        return await refuse(request, 403, "CsrfError", exc.reason)
+
+    async def on_bad_input(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BadInput)
+        return await refuse(request, 400, "ValidationError", exc.detail)
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        # FastAPI's 422 lists every field; a visitor gets one readable line.
+        fields = sorted(
+            {str(e.get("loc", ["", "?"])[-1]) for e in exc.errors() if isinstance(e, dict)}
+        )
+        return await refuse(
+            request, 400, "ValidationError", f"Invalid input: check {', '.join(fields) or 'it'}."
+        )
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         if exc.status_code == 401:
-            response = redirect("/login", next=request.url.path, error="Please log in again.")
-            response.delete_cookie(TOKEN_COOKIE)
+            response = redirect(
+                request, "/login", next=request.url.path, error="Please log in again."
+            )
+            log_out(request, response)
             return response
         return await render(
             request,
@@ -79,6 +135,9 @@ def install_page_errors(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(CsrfRefused, on_csrf)
+    app.add_exception_handler(BadInput, on_bad_input)
+    app.add_exception_handler(RequestValidationError, on_invalid)
 
 
 # The site needs nothing of its own to answer (its data comes through the gateway, whose
@@ -131,12 +190,23 @@ async def seat_map(request: Request, showtime_id: uuid.UUID) -> Response:
 async def hold_or_release(request: Request, showtime_id: uuid.UUID, action: str) -> Response:
     """What the seat map's script calls on every click: hold or release through the API."""
     if action not in ("hold", "release"):
-        return JSONResponse({"detail": "Unknown action"}, status_code=404)
+        return JSONResponse(error_body(404, "NotFoundError", "Unknown action"), status_code=404)
     tok = token(request)
     if not tok:
-        return JSONResponse({"detail": "Please log in to pick seats"}, status_code=401)
-    body = await request.json()
-    seat_ids = [str(s) for s in body.get("seat_ids", [])] if isinstance(body, dict) else []
+        return JSONResponse(
+            error_body(401, "AuthenticationError", "Please log in to pick seats"), status_code=401
+        )
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
+        raise BadInput('The body must be JSON: {"seat_ids": [...]}') from exc
+    seat_ids = body.get("seat_ids") if isinstance(body, dict) else None
+    if (
+        not isinstance(seat_ids, list)
+        or len(seat_ids) > _MAX_SEATS
+        or not all(isinstance(s, str) for s in seat_ids)
+    ):
+        raise BadInput("seat_ids must be a list of seat ids.")
     try:
         result = await gateway(request).call(
             "POST",
@@ -147,7 +217,7 @@ async def hold_or_release(request: Request, showtime_id: uuid.UUID, action: str)
     except ApiError as exc:
         # `seat_ids` only when someone else has the seats: the page then greys them out; any
         # other refusal (e.g. the fair-share cap) is only explained.
-        answer: dict[str, object] = {"detail": exc.detail}
+        answer = error_body(exc.status_code, exc.error_type, exc.detail)
         if exc.seat_ids is not None:
             answer["seat_ids"] = exc.seat_ids
         return JSONResponse(answer, status_code=exc.status_code)
@@ -160,7 +230,7 @@ async def book(
 ) -> Response:
     tok = _require_token(request)
     if not seat_ids:
-        return redirect(f"/showtimes/{showtime_id}", error="Pick at least one seat.")
+        return redirect(request, f"/showtimes/{showtime_id}", error="Pick at least one seat.")
     try:
         booking = await gateway(request).call(
             "POST",
@@ -171,8 +241,10 @@ async def book(
     except ApiError as exc:
         if exc.status_code == 401:
             raise
-        return redirect(f"/showtimes/{showtime_id}", error=exc.detail)
-    return redirect(f"/bookings/{booking['id']}", notice="Seats booked: pay to confirm them.")
+        return redirect(request, f"/showtimes/{showtime_id}", error=exc.detail)
+    return redirect(
+        request, f"/bookings/{booking['id']}", notice="Seats booked: pay to confirm them."
+    )
 
 
 @router.get("/bookings", response_class=HTMLResponse)
@@ -204,6 +276,8 @@ async def pay(
     card: Annotated[str, Form()] = "tok_visa",
 ) -> Response:
     tok = _require_token(request)
+    if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise BadInput("This payment form is damaged: reload the booking and pay again.")
     api = gateway(request)
     booking = await api.call("GET", f"/api/bookings/bookings/{booking_id}", tok)
     try:
@@ -222,8 +296,10 @@ async def pay(
     except ApiError as exc:
         if exc.status_code == 401:
             raise
-        return redirect(f"/bookings/{booking_id}", error=f"Payment failed: {exc.detail}")
-    return redirect(f"/bookings/{booking_id}", notice="Payment received: your ticket is ready.")
+        return redirect(request, f"/bookings/{booking_id}", error=f"Payment failed: {exc.detail}")
+    return redirect(
+        request, f"/bookings/{booking_id}", notice="Payment received: your ticket is ready."
+    )
 
 
 @router.post("/bookings/{booking_id}/cancel")
@@ -234,8 +310,8 @@ async def cancel(request: Request, booking_id: uuid.UUID) -> Response:
     except ApiError as exc:
         if exc.status_code == 401:
             raise
-        return redirect(f"/bookings/{booking_id}", error=exc.detail)
-    return redirect(f"/bookings/{booking_id}", notice="Booking cancelled.")
+        return redirect(request, f"/bookings/{booking_id}", error=exc.detail)
+    return redirect(request, f"/bookings/{booking_id}", notice="Booking cancelled.")
 
 
 @router.get("/notifications", response_class=HTMLResponse)
@@ -251,7 +327,7 @@ async def mark_read(request: Request, notification_id: uuid.UUID) -> Response:
     await gateway(request).call(
         "POST", f"/api/notifications/notifications/{notification_id}/read", tok
     )
-    return redirect("/notifications")
+    return redirect(request, "/notifications")
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -281,16 +357,11 @@ async def login(
             else exc.detail,
             username=username,
         )
-    # Only local paths: a login link must not bounce the visitor to another site.
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
-    response = redirect(target)
-    response.set_cookie(
-        TOKEN_COOKIE,
-        result["access_token"],
-        httponly=True,
-        samesite="lax",
-        max_age=int(result.get("expires_in") or 1800),
-    )
+    # Only local paths: a login link must not bounce the visitor to another site (browsers
+    # read "/\\host" as "//host").
+    local = next.startswith("/") and not next.startswith("//") and "\\" not in next
+    response = redirect(request, next if local else "/")
+    log_in(request, response, result)
     return response
 
 
@@ -322,14 +393,8 @@ async def register(
         return await render(
             request, "register.html", status_code=exc.status_code, form=form, error=exc.detail
         )
-    response = redirect("/", notice="Welcome to boxoffice!")
-    response.set_cookie(
-        TOKEN_COOKIE,
-        result["access_token"],
-        httponly=True,
-        samesite="lax",
-        max_age=int(result.get("expires_in") or 1800),
-    )
+    response = redirect(request, "/", notice="Welcome to boxoffice!")
+    log_in(request, response, result)
     return response
 
 
@@ -341,8 +406,8 @@ async def logout(request: Request) -> Response:
             await gateway(request).call("POST", "/api/auth/logout", tok)
         except ApiError:
             pass  # the token is dead already; forgetting the cookie is all that is left
-    response = redirect("/", notice="You are logged out.")
-    response.delete_cookie(TOKEN_COOKIE)
+    response = redirect(request, "/", notice="You are logged out.")
+    log_out(request, response)
     return response
 
 
@@ -362,13 +427,15 @@ async def admin_create(request: Request, kind: str) -> Response:
     tok = _require_token(request)
     form = dict(await request.form())
     body: dict[str, Any]
+    if any(not isinstance(v, str) for v in form.values()):
+        raise BadInput("The catalog forms take text fields only.")
     if kind == "movies":
-        body = {k: v for k, v in form.items() if v}
-        body["duration_minutes"] = int(body.get("duration_minutes", 0) or 0)
+        body = {k: v for k, v in form.items() if v and k != "csrf_token"}
+        body["duration_minutes"] = _whole_number(form, "duration_minutes", "Minutes")
     elif kind == "theaters":
         body = {k: form.get(k) for k in ("name", "location", "city")}
-        body["rows"] = int(form.get("rows") or 0)
-        body["seats_per_row"] = int(form.get("seats_per_row") or 0)
+        body["rows"] = _whole_number(form, "rows", "Rows")
+        body["seats_per_row"] = _whole_number(form, "seats_per_row", "Seats a row")
         body["vip_rows"] = [
             r.strip().upper() for r in str(form.get("vip_rows", "")).split(",") if r.strip()
         ]
@@ -386,8 +453,15 @@ async def admin_create(request: Request, kind: str) -> Response:
     except ApiError as exc:
         if exc.status_code == 401:
             raise
-        return redirect("/admin", error=exc.detail)
-    return redirect("/admin", notice=f"Created in {kind}.")
+        return redirect(request, "/admin", error=exc.detail)
+    return redirect(request, "/admin", notice=f"Created in {kind}.")
+
+
+def _whole_number(form: dict[str, Any], field: str, label: str) -> int:
+    text = str(form.get(field) or "0").strip()
+    if not re.fullmatch(r"-?[0-9]{1,9}", text):
+        raise BadInput(f"{label} must be a whole number.")
+    return int(text)
 
 
 @router.get("/check-in", response_class=HTMLResponse)

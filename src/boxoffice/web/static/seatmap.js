@@ -6,11 +6,17 @@
   const showtime = form.dataset.showtime;
   const message = document.getElementById("seat-message");
   const loggedIn = form.dataset.loggedIn === "yes";
+  // The visitor's CSRF token: the site refuses a hold or release without it.
+  const csrf = document.querySelector('meta[name="csrf-token"]');
 
   async function send(action, seatId) {
     const response = await fetch(`/showtimes/${showtime}/seats/${action}`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRF-Token": csrf ? csrf.content : "",
+      },
       body: JSON.stringify({ seat_ids: [seatId] }),
     });
     let body = {};
