@@ -185,13 +185,14 @@ async def test_a_role_that_does_not_exist_is_a_400(api):
     assert is_error(response, 400, "ValidationError")
 
 
-async def test_an_admin_cannot_demote_themselves(api):
+async def test_the_last_active_admin_cannot_demote_themselves(api):
     token = await admin_token(api)
     me = (await api.get("/api/auth/profile", headers=bearer(token))).json()
     response = await api.put(
         f"/api/auth/users/{me['id']}/role", headers=bearer(token), json={"role": "customer"}
     )
-    assert is_error(response, 403, "PermissionError")
+    assert is_error(response, 409, "ConflictError")
+    assert "no active admin" in response.json()["detail"]
     assert (await login(api, ADMIN_EMAIL, ADMIN_PASSWORD)).json()["user"]["role"] == "admin"
 
 

@@ -153,3 +153,27 @@ async def test_revocation_lists_do_not_see_each_other(new_space):
     await one.revoke(jti, 60)
     assert await one.is_revoked(jti) is True
     assert await two.is_revoked(jti) is False
+
+
+# Users' not-befores (issue 11, finding 3)
+
+
+async def test_a_not_before_is_answered_with_the_revocation_until_its_ttl(revocations):
+    user, other, jti = str(uuid.uuid4()), str(uuid.uuid4()), uuid.uuid4().hex
+    assert await revocations.check(jti, user) == (False, None)
+    await revocations.set_not_before(user, 1_700_000_000_123, 1)
+    await revocations.revoke(jti, 60)
+    assert await revocations.check(jti, user) == (True, 1_700_000_000_123)
+    assert await revocations.check(uuid.uuid4().hex, other) == (False, None)
+
+    async def forgotten() -> bool:
+        return (await revocations.check(jti, user))[1] is None
+
+    await eventually(forgotten)
+
+
+async def test_a_later_not_before_replaces_an_earlier_one(revocations):
+    user = str(uuid.uuid4())
+    await revocations.set_not_before(user, 1_000, 60)
+    await revocations.set_not_before(user, 2_000, 60)
+    assert (await revocations.check("jti", user))[1] == 2_000

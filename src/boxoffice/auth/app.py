@@ -1,6 +1,6 @@
 """Wiring of the auth service."""
 
-from boxoffice.auth.bootstrap import prepare_passwords, seed_admin
+from boxoffice.auth.bootstrap import prepare_passwords, republish_cut_offs, seed_admin
 from boxoffice.auth.routes import router
 from boxoffice.core.app import ServiceDefinition
 
@@ -10,5 +10,5 @@ SERVICE = ServiceDefinition(
     title="auth service",
     description="Accounts, passwords, access tokens (JWT), logout and roles.",
     routers=[router],
-    startup=[prepare_passwords, seed_admin],
+    startup=[prepare_passwords, seed_admin, republish_cut_offs],
 )

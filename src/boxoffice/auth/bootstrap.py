@@ -78,3 +78,16 @@ async def _retrying(
         log.info("admin_ready", email=email)
         return
     raise RuntimeError(f"could not create or update the admin {email}")
+
+
+async def republish_cut_offs(ctx: ServiceContext) -> None:
+    """Copy the recent not-befores from the database (the source of truth) to the token store,
+    in case the store lost them (a Redis restart without persistence, a wiped data dir)."""
+    try:
+        async with ctx.db.sessionmaker() as session:
+            count = await service.republish_cut_offs(session, ctx.runtime.revocations, ctx.settings)
+    except Exception as exc:  # the store being down must not stop the service (SPEC 4.7)
+        log.warning("cut_offs_not_republished", error=repr(exc))
+        return
+    if count:
+        log.info("cut_offs_republished", users=count)

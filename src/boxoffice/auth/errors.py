@@ -6,6 +6,7 @@ from boxoffice.core.errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    ServiceUnavailable,
     ValidationFailed,
 )
 
@@ -70,7 +71,15 @@ class UserNotFound(NotFound):
     default_detail = "User not found"
 
 
-class OwnRoleChangeRefused(PermissionDenied):
-    """An admin tried to change their own role (which could leave the cinema without an admin)."""
+class LastActiveAdmin(Conflict):
+    """The change would leave the cinema without an active admin."""
 
-    default_detail = "Admins cannot change their own role"
+    default_detail = "This would leave no active admin; make another admin first"
+
+
+class TokensNotInvalidated(ServiceUnavailable):
+    """The account change could not reach the token store, so it was not made."""
+
+    default_detail = (
+        "The account was not changed: its tokens could not be invalidated now; try again"
+    )

@@ -38,6 +38,9 @@ class User(Base):
         UTCDateTime, default=utcnow, server_default=sa.text("CURRENT_TIMESTAMP")
     )
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, onupdate=utcnow)
+    # The last password, role or status change, in ms since the epoch: tokens issued before it
+    # are refused (the services learn it through the revocation store, which copies it).
+    tokens_valid_after_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 USERNAME_INDEX = "uq_users_username_lower"

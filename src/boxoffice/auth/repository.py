@@ -70,11 +70,19 @@ class UserRepository:
         )
 
     async def list(
-        self, *, limit: int, offset: int, role: str | None = None, search: str | None = None
+        self,
+        *,
+        limit: int,
+        offset: int,
+        role: str | None = None,
+        active: bool | None = None,
+        search: str | None = None,
     ) -> Sequence[User]:
         query = sa.select(User)
         if role is not None:
             query = query.where(User.role == role)
+        if active is not None:
+            query = query.where(User.is_active == active)
         if search:
             pattern = (
                 "%"
@@ -90,6 +98,28 @@ class UserRepository:
             )
         query = query.order_by(User.created_at, User.id).limit(limit).offset(offset)
         return (await self.session.scalars(query)).all()
+
+    async def other_active_admins(self, user_id: uuid.UUID) -> int:
+        """How many active admins there are besides this user.
+
+        Every active admin's row is locked (PostgreSQL) until the caller commits: two admins
+        demoting each other at once then run one after the other, and the second sees the first.
+        """
+        ids = await self.session.scalars(
+            sa.select(User.id)
+            .where(User.role == "admin", User.is_active.is_(True))
+            .with_for_update()
+        )
+        return sum(1 for uid in ids if uid != user_id)
+
+    async def changed_since(self, after_ms: int) -> Sequence[tuple[uuid.UUID, int]]:
+        """Users whose tokens were cut off after `after_ms`, with that time."""
+        rows = await self.session.execute(
+            sa.select(User.id, User.tokens_valid_after_ms).where(
+                User.tokens_valid_after_ms > after_ms
+            )
+        )
+        return [(uid, int(at)) for uid, at in rows.all()]
 
     async def flush(self) -> None:
         await self.session.flush()

@@ -20,6 +20,7 @@ from boxoffice.auth.schemas import (
     RoleChange,
     SearchText,
     TokenResponse,
+    UserCreate,
     UserOut,
     VerifyResponse,
 )
@@ -83,14 +84,17 @@ async def update_profile(body: ProfileUpdate, account: Account, session: DbSessi
 @router.post(
     "/change-password",
     response_model=Message,
-    responses=responses(NotAuthenticated, errors.WrongCurrentPassword),
+    responses=responses(NotAuthenticated, errors.WrongCurrentPassword, errors.TokensNotInvalidated),
 )
 async def change_password(
-    body: PasswordChange, account: Account, session: DbSession, passwords: Passwords
+    body: PasswordChange, account: Account, session: DbSession, passwords: Passwords, ctx: Context
 ) -> Message:
-    """Replace the caller's password; the current one must be given."""
-    await service.change_password(session, passwords, account, body)
-    return Message(message="Password changed")
+    """Replace the caller's password; the current one must be given. Every token issued
+    before, this one included, stops working: log in again with the new password."""
+    await service.change_password(
+        session, passwords, ctx.runtime.revocations, ctx.settings, account, body
+    )
+    return Message(message="Password changed; log in again")
 
 
 @router.post(
@@ -113,19 +117,64 @@ async def list_users(
     limit: Limit = 50,
     offset: Offset = 0,
     role: Role | None = None,
+    active: Annotated[bool | None, Query(description="Only active (or disabled) ones")] = None,
     q: Annotated[SearchText, Query(max_length=100, description="Part of e-mail, name")] = None,
 ) -> Sequence[User]:
     """Every account, oldest first (admins only)."""
-    return await service.list_users(session, limit=limit, offset=offset, role=role, search=q)
+    return await service.list_users(
+        session, limit=limit, offset=offset, role=role, active=active, search=q
+    )
 
 
-@router.put(
-    "/users/{user_id}/role",
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserOut,
+    responses=responses(
+        NotAuthenticated, PermissionDenied, errors.EmailAlreadyRegistered, errors.UsernameTaken
+    ),
+)
+async def create_user(
+    body: UserCreate, _: AdminUser, session: DbSession, passwords: Passwords
+) -> User:
+    """Make an account with any role, e.g. a staff member's (admins only)."""
+    return await service.create_user(session, passwords, body)
+
+
+_CHANGE_ERRORS = responses(
+    NotAuthenticated,
+    PermissionDenied,
+    errors.UserNotFound,
+    errors.LastActiveAdmin,
+    errors.TokensNotInvalidated,
+)
+
+
+@router.put("/users/{user_id}/role", response_model=UserOut, responses=_CHANGE_ERRORS)
+async def change_role(
+    user_id: uuid.UUID, body: RoleChange, _: AdminUser, session: DbSession, ctx: Context
+) -> User:
+    """Make a user a customer, staff member or admin (admins only); the user's tokens issued
+    before stop working. Refused (409) when it would leave no active admin."""
+    return await service.change_role(
+        session, ctx.runtime.revocations, ctx.settings, user_id, body.role
+    )
+
+
+@router.post("/users/{user_id}/deactivate", response_model=UserOut, responses=_CHANGE_ERRORS)
+async def deactivate_user(
+    user_id: uuid.UUID, _: AdminUser, session: DbSession, ctx: Context
+) -> User:
+    """Disable an account: no more logins, and its tokens stop working at once (admins only).
+    Refused (409) when it would leave no active admin."""
+    return await service.deactivate(session, ctx.runtime.revocations, ctx.settings, user_id)
+
+
+@router.post(
+    "/users/{user_id}/reactivate",
     response_model=UserOut,
     responses=responses(NotAuthenticated, PermissionDenied, errors.UserNotFound),
 )
-async def change_role(
-    user_id: uuid.UUID, body: RoleChange, admin: AdminUser, session: DbSession
-) -> User:
-    """Make a user a customer, staff member or admin (admins only)."""
-    return await service.change_role(session, admin, user_id, body.role)
+async def reactivate_user(user_id: uuid.UUID, _: AdminUser, session: DbSession) -> User:
+    """Let a disabled account log in again (admins only)."""
+    return await service.reactivate(session, user_id)

@@ -112,6 +112,23 @@ class RegisterRequest(BaseModel):
         return self
 
 
+class UserCreate(BaseModel):
+    """An account an admin makes, with its role (staff accounts are made this way)."""
+
+    email: Email
+    username: Annotated[Username | None, Field(description="Defaults to the e-mail")] = None
+    password: Password
+    full_name: FullName = None
+    phone_number: PhoneNumber = None
+    role: Role = "customer"
+
+    @model_validator(mode="after")
+    def _username_is_not_someone_elses_email(self) -> Self:
+        if self.username and "@" in self.username and self.username.lower() != self.email:
+            raise ValueError("username may contain '@' only when it is your own email address")
+        return self
+
+
 class LoginUser(BaseModel):
     """The `user` object of the login response (design 4.1)."""
 
@@ -149,6 +166,7 @@ class TokenClaims(BaseModel):
     user_id: uuid.UUID
     role: Role
     iat: int
+    iat_ms: int | None = Field(default=None, description="Issue time in milliseconds")
     exp: int
     jti: str
 

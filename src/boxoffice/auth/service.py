@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -21,9 +22,10 @@ from boxoffice.auth.schemas import (
     RegisterRequest,
     TokenClaims,
     TokenResponse,
+    UserCreate,
 )
-from boxoffice.core.auth import Principal, Role, issue_token
-from boxoffice.core.errors import ServiceUnavailable
+from boxoffice.core.auth import STALE_TOKEN, Principal, Role, is_stale, issue_token
+from boxoffice.core.errors import NotAuthenticated, ServiceUnavailable
 from boxoffice.core.kv import RevocationStore
 from boxoffice.core.lockout import Lockout, retry_after
 from boxoffice.core.settings import Settings
@@ -116,6 +118,9 @@ async def current_account(session: AsyncSession, principal: Principal) -> User:
     user = await UserRepository(session).get(principal.user_id)
     if user is None or not user.is_active:
         raise errors.AccountUnavailable()
+    # The auth service has the source of truth at hand: its own routes need not trust the store.
+    if is_stale(principal, user.tokens_valid_after_ms):
+        raise NotAuthenticated(STALE_TOKEN)
     return user
 
 
@@ -127,15 +132,43 @@ async def update_profile(session: AsyncSession, user: User, changes: ProfileUpda
     return user
 
 
-async def change_password(
-    session: AsyncSession, passwords: PasswordHasher, user: User, change: PasswordChange
+def token_lifetime_seconds(settings: Settings) -> int:
+    """How long a token issued now can live: how long a not-before must be remembered."""
+    return settings.access_token_expire_minutes * 60 + 60
+
+
+async def cut_off_tokens(
+    session: AsyncSession, tokens: RevocationStore, settings: Settings, user: User
 ) -> None:
+    """Refuse, in every service, each token issued to this user until now (finding 11.3).
+
+    Called before the request's commit: when the store cannot be written, the change is not
+    made either (503), rather than made while the user's old tokens keep working elsewhere.
+    """
+    at_ms = math.floor(time.time() * 1000)
+    user.tokens_valid_after_ms = at_ms
+    await UserRepository(session).flush()
+    try:
+        await tokens.set_not_before(str(user.id), at_ms, token_lifetime_seconds(settings))
+    except Exception as exc:
+        raise errors.TokensNotInvalidated() from exc
+
+
+async def change_password(
+    session: AsyncSession,
+    passwords: PasswordHasher,
+    tokens: RevocationStore,
+    settings: Settings,
+    user: User,
+    change: PasswordChange,
+) -> None:
+    """Replace the password; every token issued before (this one too) stops working."""
     if not await passwords.verify(change.current_password, user.password_hash):
         raise errors.WrongCurrentPassword()
     if change.new_password == change.current_password:
         raise errors.PasswordUnchanged()
     user.password_hash = await passwords.hash(change.new_password)
-    await UserRepository(session).flush()
+    await cut_off_tokens(session, tokens, settings, user)
 
 
 async def logout(revocations: RevocationStore, principal: Principal) -> None:
@@ -153,24 +186,98 @@ async def list_users(
     limit: int,
     offset: int,
     role: Role | None = None,
+    active: bool | None = None,
     search: str | None = None,
 ) -> Sequence[User]:
-    return await UserRepository(session).list(limit=limit, offset=offset, role=role, search=search)
+    return await UserRepository(session).list(
+        limit=limit, offset=offset, role=role, active=active, search=search
+    )
+
+
+async def create_user(session: AsyncSession, passwords: PasswordHasher, data: UserCreate) -> User:
+    """An account with any role (how staff accounts are made); duplicates refused as at sign-up."""
+    user = User(
+        email=data.email,
+        username=data.username or data.email,
+        password_hash=await passwords.hash(data.password),
+        full_name=data.full_name,
+        phone_number=data.phone_number,
+        role=data.role,
+        is_active=True,
+    )
+    try:
+        return await UserRepository(session).add(user)
+    except DuplicateValue as dup:
+        if dup.field == "email":
+            raise errors.EmailAlreadyRegistered()
+        raise errors.UsernameTaken()
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await UserRepository(session).get(user_id)
+    if user is None:
+        raise errors.UserNotFound()
+    return user
+
+
+async def _keep_an_admin(repo: UserRepository, user: User) -> None:
+    """Refuse to take the last active admin's rights away (from themselves or by the CLI)."""
+    if user.role == "admin" and user.is_active and not await repo.other_active_admins(user.id):
+        raise errors.LastActiveAdmin()
 
 
 async def change_role(
-    session: AsyncSession, admin: Principal, user_id: uuid.UUID, role: Role
+    session: AsyncSession,
+    tokens: RevocationStore,
+    settings: Settings,
+    user_id: uuid.UUID,
+    role: Role,
 ) -> User:
-    """Give a user a role. Tokens already issued keep their old role until they expire."""
-    if user_id == admin.user_id:
-        raise errors.OwnRoleChangeRefused()
+    """Give a user a role; their tokens carrying the old role stop working at once."""
     repo = UserRepository(session)
-    user = await repo.get(user_id)
-    if user is None:
-        raise errors.UserNotFound()
+    user = await get_user(session, user_id)
+    if user.role == role:
+        return user
+    if role != "admin":
+        await _keep_an_admin(repo, user)
     user.role = role
-    await repo.flush()
+    await cut_off_tokens(session, tokens, settings, user)
     return user
+
+
+async def deactivate(
+    session: AsyncSession, tokens: RevocationStore, settings: Settings, user_id: uuid.UUID
+) -> User:
+    """Disable an account: it cannot log in, and its tokens stop working at once."""
+    user = await get_user(session, user_id)
+    if not user.is_active:
+        return user
+    await _keep_an_admin(UserRepository(session), user)
+    user.is_active = False
+    await cut_off_tokens(session, tokens, settings, user)
+    return user
+
+
+async def reactivate(session: AsyncSession, user_id: uuid.UUID) -> User:
+    """Let a disabled account log in again (its old tokens stay dead: they predate the cut)."""
+    user = await get_user(session, user_id)
+    user.is_active = True
+    await UserRepository(session).flush()
+    return user
+
+
+async def republish_cut_offs(
+    session: AsyncSession, tokens: RevocationStore, settings: Settings
+) -> int:
+    """Copy the recent not-befores from the database to the store (e.g. after Redis lost them);
+    returns how many were copied."""
+    lifetime = token_lifetime_seconds(settings)
+    now_ms = math.floor(time.time() * 1000)
+    recent = await UserRepository(session).changed_since(now_ms - lifetime * 1000)
+    for user_id, at_ms in recent:
+        remaining = lifetime - (now_ms - at_ms) // 1000
+        await tokens.set_not_before(str(user_id), at_ms, max(1, remaining))
+    return len(recent)
 
 
 async def find_account(session: AsyncSession, email: str) -> User | None:

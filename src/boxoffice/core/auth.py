@@ -1,12 +1,14 @@
 """Token issuing and verification (design 5.1 plus `jti`), CurrentUser and role dependencies.
 
 Every service verifies tokens locally with the shared key and asks the revocation store
-whether the token was logged out; nothing calls the auth service per request.
+whether the token was logged out, or was issued before its account last changed (a password,
+role or deactivation: the user's "not before"); nothing calls the auth service per request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,6 +44,9 @@ class Principal:
     jti: str
     expires_at: dt.datetime
     token: str
+    # When the token was signed, in milliseconds: `iat` has whole seconds only, too coarse to
+    # tell a token from just before an account change from a login just after it.
+    issued_at_ms: int
 
     @property
     def is_admin(self) -> bool:
@@ -68,6 +73,7 @@ def issue_token(
         "user_id": str(user_id),
         "role": role,
         "iat": int(now.timestamp()),
+        "iat_ms": math.floor(now.timestamp() * 1000),
         "exp": int(expires.timestamp()),
         "jti": uuid.uuid4().hex,
     }
@@ -100,6 +106,9 @@ def decode_token(settings: Settings, token: str) -> Principal:
             jti=str(claims["jti"]),
             expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
             token=token,
+            # A token from before `iat_ms` existed counts from the start of its second: an
+            # account change in that same second then refuses it, never lets it through.
+            issued_at_ms=int(claims.get("iat_ms", int(claims["iat"]) * 1000)),
         )
     except (KeyError, ValueError, TypeError):
         raise NotAuthenticated("Invalid token claims")
@@ -117,17 +126,31 @@ async def _principal(
     runtime = request.app.state.runtime
     principal = decode_token(runtime.settings, credentials.credentials)
     try:
-        revoked = await runtime.revocations.is_revoked(principal.jti)
+        # One look-up answers both questions (one round trip when Redis must be asked).
+        revoked, not_before_ms = await runtime.revocations.check(
+            principal.jti, str(principal.user_id)
+        )
     except Exception as exc:
-        # SPEC 4.7: with Redis down the cinema keeps selling. The price: a logged-out token
-        # stays usable until Redis is back (at most its remaining lifetime, 30 min by default),
-        # so it is counted and logged for the operator. Logout itself refuses (503) meanwhile.
+        # SPEC 4.7: with Redis down the cinema keeps selling. The price: a logged-out token, or
+        # one issued before its account changed, stays usable until Redis is back (at most its
+        # remaining lifetime, 30 min by default), so it is counted and logged for the operator.
+        # Logout and account changes themselves refuse (503) meanwhile.
         REVOCATION_CHECK_FAILURES.inc()
         log.warning("revocation_check_unavailable", error=repr(exc), jti=principal.jti)
-        revoked = False
+        revoked, not_before_ms = False, None
     if revoked:
         raise NotAuthenticated("Token has been revoked")
+    if is_stale(principal, not_before_ms):
+        raise NotAuthenticated(STALE_TOKEN)
     return principal
+
+
+STALE_TOKEN = "Token was issued before the account changed; log in again"
+
+
+def is_stale(principal: Principal, not_before_ms: int | None) -> bool:
+    """Whether the token was issued before its account's last password, role or status change."""
+    return not_before_ms is not None and principal.issued_at_ms < not_before_ms
 
 
 async def _current_user(principal: Annotated[Principal | None, Depends(_principal)]) -> Principal:

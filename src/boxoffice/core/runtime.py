@@ -97,9 +97,7 @@ def memory_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         cache=MemoryCache(),
-        revocations=FileRevocationStore(
-            settings.data_dir / f"{settings.db_prefix}revocations.sqlite3"
-        ),
+        revocations=file_revocation_store(settings),
         bus=local_bus(settings),
     )
 
@@ -114,7 +112,7 @@ def redis_runtime(settings: Settings) -> Runtime:
         socket_connect_timeout=0.5,
         retry=Retry(NoBackoff(), 1),
     )
-    prefix = f"{settings.db_prefix}bo:" if settings.db_prefix else "bo:"
+    prefix = redis_prefix(settings)
     return Runtime(
         settings=settings,
         cache=RedisCache(redis, prefix),
@@ -124,6 +122,16 @@ def redis_runtime(settings: Settings) -> Runtime:
         lockout=RedisLockout(redis, lockout_policy(settings), prefix),
         bus=rabbit_bus(settings),
     )
+
+
+def file_revocation_store(settings: Settings) -> FileRevocationStore:
+    """Embedded mode's revocation list (and not-befores): a SQLite file in the data dir."""
+    return FileRevocationStore(settings.data_dir / f"{settings.db_prefix}revocations.sqlite3")
+
+
+def redis_prefix(settings: Settings) -> str:
+    """The prefix of this system's Redis keys (several systems may share one server)."""
+    return f"{settings.db_prefix}bo:" if settings.db_prefix else "bo:"
 
 
 def lockout_policy(settings: Settings) -> LockoutPolicy:
