@@ -71,6 +71,9 @@ RULES: dict[str, str] = {
     "POST /api/auth/logout":                               "401 ok  ok  ok  ok",
     "GET /api/auth/users":                                 "401 403 403 403 ok",
     "PUT /api/auth/users/{user_id}/role":                  "401 403 403 403 ok",
+    "POST /api/auth/users":                                "401 403 403 403 ok",
+    "POST /api/auth/users/{user_id}/deactivate":           "401 403 403 403 ok",
+    "POST /api/auth/users/{user_id}/reactivate":           "401 403 403 403 ok",
     # movie: the catalogue is public, changing it is for admins
     "GET /api/movies/health":                              "ok  ok  ok  ok  ok",
     "GET /api/movies/health/ready":                        "ok  ok  ok  ok  ok",
@@ -149,6 +152,11 @@ BODIES: dict[str, Any] = {
         "new_password": "{new_password}",
     },
     "PUT /api/auth/users/{user_id}/role": {"role": "customer"},
+    "POST /api/auth/users": {
+        "email": "{new_email}",
+        "password": "{new_password}",
+        "role": "staff",
+    },
     "POST /api/movies/movies": {"title": "{new_username}", "duration_minutes": 95},
     "PUT /api/movies/movies/{movie_id}": {"description": "Seen by the authorization matrix"},
     "POST /api/movies/theaters": {
@@ -191,6 +199,8 @@ BODIES: dict[str, Any] = {
 FRESH: dict[str, tuple[str, ...]] = {
     "POST /api/auth/change-password": ("actor",),
     "PUT /api/auth/users/{user_id}/role": ("target_user",),
+    "POST /api/auth/users/{user_id}/deactivate": ("target_user",),
+    "POST /api/auth/users/{user_id}/reactivate": ("target_user",),
     "DELETE /api/movies/movies/{movie_id}": ("movie",),
     "POST /api/bookings/book": ("seat",),
     "POST /api/bookings/seats/hold": ("seat",),
