@@ -46,8 +46,11 @@ def upgrade() -> None:
             .where(_bookings.c.show_date == day, _bookings.c.show_time == clock)
             .values(show_starts_at=starts_at(day, clock, zone))
         )
-    with op.batch_alter_table('bookings', schema=None) as batch_op:
-        batch_op.alter_column(
+    # Every row has it now. On SQLite the column stays nullable in the schema: making it
+    # NOT NULL there means copying `bookings`, which booking_seats refers to.
+    if bind.dialect.name != 'sqlite':
+        op.alter_column(
+            'bookings',
             'show_starts_at',
             existing_type=boxoffice.core.db.UTCDateTime(timezone=True),
             nullable=False,

@@ -36,12 +36,14 @@ _showtimes = sa.table(
 
 def upgrade() -> None:
     zone = get_settings().theater_timezone
-    with op.batch_alter_table('theaters', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('timezone', sa.String(length=64), nullable=False, server_default=zone)
-        )
-    with op.batch_alter_table('theaters', schema=None) as batch_op:
-        batch_op.alter_column('timezone', server_default=None)
+    # Added in place (no batch copy): on SQLite a copy would drop `theaters`, which seats and
+    # showtimes refer to. The default fills existing rows; the service always sets the zone.
+    op.add_column(
+        'theaters',
+        sa.Column('timezone', sa.String(length=64), nullable=False, server_default=zone),
+    )
+    if op.get_bind().dialect.name != 'sqlite':  # SQLite cannot drop a default in place
+        op.alter_column('theaters', 'timezone', server_default=None)
     op.add_column(
         'showtimes',
         sa.Column('starts_at', boxoffice.core.db.UTCDateTime(timezone=True), nullable=True),
@@ -58,6 +60,7 @@ def upgrade() -> None:
             .where(_showtimes.c.id == showtime_id)
             .values(starts_at=starts_at(day, clock, time_zone))
         )
+    # No table refers to showtimes, so SQLite's batch copy of it is safe (as in 0002).
     with op.batch_alter_table('showtimes', schema=None) as batch_op:
         batch_op.alter_column(
             'starts_at',
