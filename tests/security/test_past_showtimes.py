@@ -133,7 +133,7 @@ async def test_earlier_today_is_refused_where_the_theater_is_ahead_of_utc_but_no
     assert dt.datetime.fromisoformat(show["starts_at"]) == local
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "asia/tokyo", "localtime", "", "../etc"])
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "asia/tokyo", "localtime", "../etc"])
 async def test_a_theater_with_an_unknown_time_zone_is_refused(cinema, zone):
     response = await cinema.api.post(
         "/api/movies/theaters",
@@ -150,6 +150,7 @@ async def test_a_theater_with_an_unknown_time_zone_is_refused(cinema, zone):
     assert response.status_code == 400, response.text
     assert response.json()["error_type"] == "ValidationError"
     assert "timezone" in response.json()["detail"]
+    assert "unknown time zone" in response.json()["detail"]
 
 
 async def test_once_the_show_has_started_nothing_is_held_booked_or_charged(cinema):
