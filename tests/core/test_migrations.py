@@ -19,7 +19,7 @@ async def test_a_database_never_migrated_is_named_as_such(tmp_path):
 async def test_a_database_one_revision_behind_says_which_it_is_at_and_which_is_needed(tmp_path):
     url = sqlite_url(tmp_path)
     await migrate("boxoffice.movie", url, revision="0001")
-    assert await pending("boxoffice.movie", url) == "at 0001, this version needs 0002"
+    assert await pending("boxoffice.movie", url) == "at 0001, this version needs 0003"
     await migrate("boxoffice.movie", url)
     assert await pending("boxoffice.movie", url) is None
 
@@ -29,5 +29,5 @@ async def test_a_database_a_newer_version_migrated_is_good_enough_for_this_one(t
     url = sqlite_url(tmp_path)
     await migrate("boxoffice.movie", url)
     with sqlite3.connect(tmp_path / "movies_db.sqlite3") as db:
-        db.execute("UPDATE alembic_version SET version_num = '0003'")
+        db.execute("UPDATE alembic_version SET version_num = '0004'")
     assert await pending("boxoffice.movie", url) is None

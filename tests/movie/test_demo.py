@@ -11,11 +11,12 @@ from tests.conftest import running_system
 from tests.movie.conftest import SERVICES, movie_context
 
 
-async def catalog(api) -> dict[str, list[dict]]:
-    """Everything a visitor can list."""
+async def catalog(api, include_started: bool = False) -> dict[str, list[dict]]:
+    """Everything a visitor can list (with `include_started`, also the shows that started)."""
     movies = (await api.get("/api/movies/movies", params={"limit": 200})).json()
     theaters = (await api.get("/api/movies/theaters", params={"limit": 200})).json()
-    showtimes = (await api.get("/api/movies/showtimes", params={"limit": 200})).json()
+    params = {"limit": 200, "include_started": str(include_started).lower()}
+    showtimes = (await api.get("/api/movies/showtimes", params=params)).json()
     return {"movies": movies, "theaters": theaters, "showtimes": showtimes}
 
 
@@ -33,10 +34,14 @@ async def test_the_demo_catalog_is_loaded_at_start_and_looks_like_a_cinema(backe
             assert any(s["seat_type"] == "vip" for s in seats)
             assert any(s["aisle_after"] for s in seats)
 
+        assert all(t["timezone"] == "Asia/Ho_Chi_Minh" for t in shown["theaters"])
         today = today_in_vietnam()
         days = {dt.date.fromisoformat(s["show_date"]) for s in shown["showtimes"]}
-        assert days == {today + dt.timedelta(days=n) for n in range(7)}
+        # Today's slots that have already started are not added (late in the day: none).
+        assert days - {today} == {today + dt.timedelta(days=n) for n in range(1, 7)}
+        now = dt.datetime.now(dt.UTC)
         for showtime in shown["showtimes"]:
+            assert dt.datetime.fromisoformat(showtime["starts_at"]) > now
             assert Decimal("90000") <= Decimal(showtime["price"]) <= Decimal("150000")
             assert dt.time(9) <= dt.time.fromisoformat(showtime["show_time"]) <= dt.time(22)
             assert showtime["available_seats"] == showtime["total_seats"]
@@ -65,5 +70,5 @@ async def test_two_processes_loading_the_demo_at_once_load_it_once(api):
     ctx = movie_context(api)
     results = await asyncio.gather(load_demo_data(ctx), load_demo_data(ctx), load_demo_data(ctx))
     assert results[0] == results[1] == results[2]
-    assert results[0]["showtimes"] == len((await catalog(api))["showtimes"])
+    assert results[0]["showtimes"] == len((await catalog(api, include_started=True))["showtimes"])
     assert results[0]["seats"] == sum(t["total_seats"] for t in (await catalog(api))["theaters"])

@@ -54,7 +54,11 @@ async def start_the_show(cinema, booking, ago=dt.timedelta(minutes=1)):
         await session.execute(
             sa.update(Booking)
             .where(Booking.id == uuid.UUID(booking["id"]))
-            .values(show_date=local.date(), show_time=local.time())
+            .values(
+                show_date=local.date(),
+                show_time=local.time(),
+                show_starts_at=local.replace(tzinfo=zone).astimezone(dt.UTC),
+            )
         )
 
 

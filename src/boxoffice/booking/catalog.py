@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from boxoffice.booking.errors import SeatsNotInTheater, ShowtimeNotFound
 from boxoffice.booking.seat_rules import row_blocks
 from boxoffice.core.errors import ServiceUnavailable
+from boxoffice.core.localtime import starts_at
 from boxoffice.core.observability import CACHE_HITS, CACHE_MISSES
 from boxoffice.core.runtime import Runtime
 
@@ -53,6 +54,18 @@ class ShowtimeInfo(BaseModel):
     theater_name: str = ""
     city: str | None = None
     enforce_seat_rules: bool = False
+    # The theater's zone and the instant the show starts in it (older movie services sent
+    # neither: the show is then read in the THEATER_TIMEZONE setting, as all theaters were).
+    timezone: str | None = None
+    starts_at: dt.datetime | None = None
+
+    def start(self, default_zone: str) -> dt.datetime:
+        """When the show starts (UTC)."""
+        if self.starts_at is not None:
+            if self.starts_at.tzinfo is None:
+                return self.starts_at.replace(tzinfo=dt.UTC)
+            return self.starts_at.astimezone(dt.UTC)
+        return starts_at(self.show_date, self.show_time, self.timezone or default_zone)
 
     def price_of(self, seat_type: str) -> Decimal:
         if seat_type == "vip" and self.vip_price is not None:

@@ -62,6 +62,13 @@ class UnpaidSeatsCapReached(Conflict):
         )
 
 
+class ShowtimeStarted(Conflict):
+    """The show has started (its theater's local time): its seats are no longer sold."""
+
+    error_type = "ShowtimeStarted"
+    default_detail = "This showtime has already started"
+
+
 class BookingNotCancellable(Conflict):
     """The booking is already cancelled, expired or checked in."""
 

@@ -69,6 +69,9 @@ class Booking(Base):
     city: Mapped[str | None] = mapped_column(sa.String(100))
     show_date: Mapped[dt.date] = mapped_column(sa.Date)
     show_time: Mapped[dt.time] = mapped_column(sa.Time)
+    # When the show starts (show_date + show_time in the theater's zone, as the movie service
+    # said): no hold, booking, payment or customer refund from then on (docs/showtimes.md).
+    show_starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # The payment that paid (or, refunded, last paid) this booking.
     payment_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
-from functools import lru_cache
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,22 +26,17 @@ from boxoffice.core.db import utcnow
 log = structlog.get_logger("boxoffice.booking.refund_policy")
 
 
-@lru_cache(maxsize=8)
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(name)
-
-
-def show_starts_at(booking: Booking, ctx: ServiceContext) -> dt.datetime:
-    """When the booking's show starts: its local date and time in the theaters' time zone."""
-    local = dt.datetime.combine(booking.show_date, booking.show_time)
-    return local.replace(tzinfo=_zone(ctx.settings.theater_timezone)).astimezone(dt.UTC)
+def show_starts_at(booking: Booking) -> dt.datetime:
+    """When the booking's show starts: its local date and time in its theater's time zone, as
+    the movie service worked it out when the booking was made (docs/showtimes.md)."""
+    return booking.show_starts_at
 
 
 def ticket_is_final(booking: Booking, ctx: ServiceContext, now: dt.datetime) -> str | None:
     """Why this booking's ticket can no longer be given back, or None while it still can."""
     if booking.checked_in_at is not None:
         return f"This ticket was checked in at {booking.checked_in_at:%Y-%m-%d %H:%M} UTC"
-    starts = show_starts_at(booking, ctx)
+    starts = show_starts_at(booking)
     if starts <= now:
         return f"The show started at {starts:%Y-%m-%d %H:%M} UTC"
     return None

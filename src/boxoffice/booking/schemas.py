@@ -80,6 +80,10 @@ class BookingOut(BaseModel):
     city: str | None
     show_date: dt.date
     show_time: dt.time
+    show_starts_at: dt.datetime = Field(
+        description="When the show starts (UTC): show_date/show_time in the theater's zone; "
+        "from then on the booking can be neither paid nor refunded"
+    )
     payment_id: uuid.UUID | None
     created_at: dt.datetime
     confirmed_at: dt.datetime | None
@@ -117,6 +121,7 @@ class BookingOut(BaseModel):
             city=booking.city,
             show_date=booking.show_date,
             show_time=booking.show_time,
+            show_starts_at=booking.show_starts_at,
             payment_id=booking.payment_id,
             created_at=booking.created_at,
             confirmed_at=booking.confirmed_at,

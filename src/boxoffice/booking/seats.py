@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.booking import repository as repo
 from boxoffice.booking.catalog import CatalogClient, Layout, SeatInfo, ShowtimeInfo
-from boxoffice.booking.errors import SeatsUnavailable, TooManySeats, UnpaidSeatsCapReached
+from boxoffice.booking.errors import (
+    SeatsUnavailable,
+    ShowtimeStarted,
+    TooManySeats,
+    UnpaidSeatsCapReached,
+)
 from boxoffice.booking.models import Booking
 from boxoffice.booking.schemas import HoldOut, ReleaseOut, SeatSelection, SeatState
 from boxoffice.booking.seat_rules import best_seats_in
@@ -125,9 +130,12 @@ class SeatService:
             raise TooManySeats(f"At most {cap} seats per booking; {count} requested")
 
     async def selection(self, body: SeatSelection) -> tuple[ShowtimeInfo, Layout, list[SeatInfo]]:
-        """The showtime, its theater's layout, and the chosen seats (all must be of it)."""
+        """The showtime, its theater's layout, and the chosen seats (all must be of it);
+        ShowtimeStarted (409) once the show has started: its seats are sold no more."""
         self.check_count(len(body.seat_ids))
         showtime = await self.catalog.showtime(body.showtime_id)
+        if showtime.start(self.settings.theater_timezone) <= utcnow():
+            raise ShowtimeStarted()
         layout = await self.catalog.layout(showtime.theater_id)
         return showtime, layout, layout.pick(body.seat_ids)
 

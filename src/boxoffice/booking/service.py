@@ -189,6 +189,7 @@ class BookingService:
             city=showtime.city,
             show_date=showtime.show_date,
             show_time=showtime.show_time,
+            show_starts_at=showtime.start(self.settings.theater_timezone),
             created_at=now,
             updated_at=now,
             seats=seats,

@@ -11,6 +11,7 @@ from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from boxoffice.core.keys import load_or_create_key
+from boxoffice.core.localtime import check_time_zone
 
 SERVICE_NAMES = ("auth", "movie", "booking", "payment", "notification")
 
@@ -85,7 +86,8 @@ class Settings(BaseSettings):
     booking_expiry_seconds: int = Field(900, ge=1, description="How long a booking may stay unpaid")
     theater_timezone: str = Field(
         "Asia/Ho_Chi_Minh",
-        description="IANA time zone of the theaters' local show times (when a show starts)",
+        description="IANA time zone of a new theater when none is given (its show times are "
+        "local wall-clock times there; docs/showtimes.md)",
     )
     max_seats_per_booking: int = Field(10, ge=1, le=100, description="Seats one booking may take")
     max_unpaid_seats_per_showtime: int = Field(
@@ -190,6 +192,11 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("theater_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_time_zone(value)
 
     @property
     def distributed(self) -> bool:

@@ -8,9 +8,11 @@ it is skipped for a while (so reads do not each wait for it) and the database an
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import structlog
@@ -29,6 +31,15 @@ SERVICE = "movie"
 # When each cache (the runtime's adapter) may be tried again after failing; shared by the
 # per-request CatalogCache objects.
 _skipped_until: weakref.WeakKeyDictionary[Cache, float] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True, slots=True)
+class ShortLived:
+    """A loaded answer that goes stale after `seconds` without any write: a listing of
+    showtimes that are not yet running stops being true when the first of them starts."""
+
+    value: str
+    seconds: float
 
 
 class CatalogCache:
@@ -50,12 +61,17 @@ class CatalogCache:
         _skipped_until[self._cache] = time.monotonic() + SKIP_AFTER_FAILURE_SECONDS
 
     async def read(
-        self, namespace: Namespace, kind: str, key: str, load: Callable[[], Awaitable[str]]
+        self,
+        namespace: Namespace,
+        kind: str,
+        key: str,
+        load: Callable[[], Awaitable[str | ShortLived]],
     ) -> str:
-        """The cached JSON for (kind, key), or `load()`'s answer, stored for the next reader."""
+        """The cached JSON for (kind, key), or `load()`'s answer, stored for the next reader
+        (for at most the TTL, or as long as a ShortLived answer stays true)."""
         if self._skipped():
             CACHE_MISSES.labels(SERVICE, kind).inc()
-            return await load()
+            return _value(await load())
         try:
             version = await self._cache.get(self._version_key(namespace)) or "0"
             entry = f"movie:{namespace}:v{version}:{kind}:{key}"
@@ -63,14 +79,20 @@ class CatalogCache:
         except Exception as exc:
             self._failed(exc)
             CACHE_MISSES.labels(SERVICE, kind).inc()
-            return await load()
+            return _value(await load())
         if cached is not None:
             CACHE_HITS.labels(SERVICE, kind).inc()
             return cached
         CACHE_MISSES.labels(SERVICE, kind).inc()
-        value = await load()
+        loaded = await load()
+        value, ttl = _value(loaded), self._ttl
+        if isinstance(loaded, ShortLived):
+            # Rounded down: an entry never outlives the answer's truth by part of a second.
+            ttl = min(ttl, math.floor(loaded.seconds))
+        if ttl < 1:
+            return value
         try:
-            await self._cache.set(entry, value, self._ttl)
+            await self._cache.set(entry, value, ttl)
         except Exception as exc:
             self._failed(exc)
         return value
@@ -86,6 +108,10 @@ class CatalogCache:
                 # Nothing can be cached while the cache is down; what it held before ages out
                 # within the TTL.
                 log.warning("cache_invalidation_failed", namespace=namespace, error=repr(exc))
+
+
+def _value(loaded: str | ShortLived) -> str:
+    return loaded.value if isinstance(loaded, ShortLived) else loaded
 
 
 class PendingInvalidations:

@@ -1,5 +1,8 @@
 """The demo catalog: movies, three theaters in Hanoi and Ho Chi Minh City, a week of showtimes.
 
+Only showtimes that have not started yet are added (a load late in the day skips the day's
+earlier slots): nobody is offered a show in the past.
+
 Loading is idempotent and safe to run from two processes at once: every row has a stable
 uuid5 id and is inserted only when missing (ON CONFLICT DO NOTHING), so a second load, or a
 concurrent one, adds nothing; an admin's later edits of demo rows are kept.
@@ -12,6 +15,8 @@ import uuid
 from typing import Any
 
 from boxoffice.core.app import ServiceContext
+from boxoffice.core.db import utcnow
+from boxoffice.core.localtime import local_now, starts_at
 from boxoffice.movie import repository as repo
 from boxoffice.movie.cache import CatalogCache
 from boxoffice.movie.demo_catalog import MOVIES, PRICES, SLOTS, THEATERS, DemoMovie
@@ -19,7 +24,8 @@ from boxoffice.movie.models import Movie, Seat, Showtime, Theater
 from boxoffice.movie.service import layout_seats, overlapping
 
 DEMO = uuid.UUID("7d1f4f3e-56a1-4b53-9d51-3b0c2a3f9a10")
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
+# The demo theaters are in Vietnam, whatever THEATER_TIMEZONE says for new ones.
+VIETNAM = "Asia/Ho_Chi_Minh"
 DAYS = 7
 
 
@@ -64,6 +70,7 @@ def _theaters() -> list[Theater]:
             vip_rows=list(t.vip_rows),
             aisles_after=list(t.aisles_after),
             total_seats=t.rows * t.seats_per_row,
+            timezone=VIETNAM,
         )
         for t in THEATERS
     ]
@@ -85,6 +92,7 @@ def _schedule(index: int, theater: Theater, first_day: dt.date) -> list[tuple[De
                 "theater_id": theater.id,
                 "show_date": day,
                 "show_time": slot,
+                "starts_at": starts_at(day, slot, theater.timezone),
                 "price": PRICES[(weekend, slot)],
                 "total_seats": theater.total_seats,
                 "enforce_seat_rules": False,
@@ -94,7 +102,7 @@ def _schedule(index: int, theater: Theater, first_day: dt.date) -> list[tuple[De
 
 
 def today_in_vietnam() -> dt.date:
-    return dt.datetime.now(VIETNAM).date()
+    return local_now(VIETNAM).date()
 
 
 async def load_demo_data(
@@ -110,6 +118,7 @@ async def load_demo_data(
             session, Seat, [_row(s) for t in theaters for s in layout_seats(t)]
         )
         showtimes = []
+        now = utcnow()
         for index, theater in enumerate(theaters):
             # A slot an admin has already scheduled something into is left to the admin.
             booked = await repo.screenings_between(
@@ -119,6 +128,8 @@ async def load_demo_data(
                 first_day + dt.timedelta(days=DAYS),
             )
             for movie, row in _schedule(index, theater, first_day):
+                if row["starts_at"] <= now:
+                    continue
                 start = dt.datetime.combine(row["show_date"], row["show_time"])
                 others = [b for b in booked if b.id != row["id"]]
                 if overlapping(start, movie.duration_minutes, others) is None:

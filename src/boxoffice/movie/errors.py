@@ -1,6 +1,6 @@
 """What can go wrong in the movie service, named as facts."""
 
-from boxoffice.core.errors import Conflict, NotFound, ServiceUnavailable
+from boxoffice.core.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 
 
 class MovieNotFound(NotFound):
@@ -31,6 +31,13 @@ class ShowtimeOverlaps(Conflict):
     """Another showtime in the same theater runs at that time."""
 
     default_detail = "Another showtime in this theater overlaps that time"
+
+
+class ShowtimeInPast(ValidationFailed):
+    """The showtime would start at or before now, in its theater's time zone."""
+
+    error_type = "ShowtimeInPast"
+    default_detail = "A showtime cannot start in the past"
 
 
 class SeatStatusUnavailable(ServiceUnavailable):

@@ -53,6 +53,8 @@ class Theater(Base):
     vip_rows: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     aisles_after: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     total_seats: Mapped[int] = mapped_column(sa.Integer)
+    # IANA name; the theater's show times are wall-clock times in it (docs/showtimes.md).
+    timezone: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     seats: Mapped[list[Seat]] = relationship(lazy="raise", back_populates="theater")
@@ -80,7 +82,7 @@ class Seat(Base):
 
 
 class Showtime(Base):
-    """One screening of a movie in a theater at a local date and time."""
+    """One screening of a movie in a theater at a local date and time (and the instant that is)."""
 
     __tablename__ = "showtimes"
     __table_args__ = (
@@ -94,6 +96,9 @@ class Showtime(Base):
     theater_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("theaters.id"))
     show_date: Mapped[dt.date] = mapped_column(sa.Date)
     show_time: Mapped[dt.time] = mapped_column(sa.Time)
+    # show_date + show_time in the theater's zone, as an instant: listings leave out what has
+    # started with one indexed comparison, whatever zone each theater is in.
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     price: Mapped[Decimal] = mapped_column(Money)
     total_seats: Mapped[int] = mapped_column(sa.Integer)
     enforce_seat_rules: Mapped[bool] = mapped_column(sa.Boolean, default=False)

@@ -30,6 +30,7 @@ class ShowtimeRow:
     movie_title: str
     theater_name: str
     city: str
+    timezone: str
     available_seats: int
 
 
@@ -118,6 +119,7 @@ def _showtime_rows() -> sa.Select[Any]:
             Movie.title,
             Theater.name,
             Theater.city,
+            Theater.timezone,
             sa.case((free < 0, 0), else_=free).label("available_seats"),
         )
         .join(Movie, Movie.id == Showtime.movie_id)
@@ -132,9 +134,14 @@ async def list_showtimes(
     theater_id: uuid.UUID | None,
     show_date: dt.date | None,
     city: str | None,
+    starting_after: dt.datetime | None,
     page: Page,
 ) -> list[ShowtimeRow]:
+    """Showtimes of active movies by local date and time; with `starting_after`, only those
+    that start later than that instant."""
     query = _showtime_rows().where(Movie.is_active.is_(True))
+    if starting_after is not None:
+        query = query.where(Showtime.starts_at > starting_after)
     if movie_id:
         query = query.where(Showtime.movie_id == movie_id)
     if theater_id:

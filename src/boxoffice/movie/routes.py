@@ -19,6 +19,7 @@ from boxoffice.movie.cache import CatalogCache, PendingInvalidations
 from boxoffice.movie.errors import (
     MovieNotFound,
     SeatStatusUnavailable,
+    ShowtimeInPast,
     ShowtimeNotFound,
     ShowtimeOverlaps,
     TheaterNotFound,
@@ -57,8 +58,9 @@ async def _pending_invalidations(ctx: Context) -> AsyncIterator[PendingInvalidat
 async def _catalog(
     pending: Annotated[PendingInvalidations, Depends(_pending_invalidations, scope="function")],
     session: DbSession,
+    ctx: Context,
 ) -> MovieCatalog:
-    return MovieCatalog(session, pending.catalog, pending)
+    return MovieCatalog(session, pending.catalog, pending, ctx.settings.theater_timezone)
 
 
 Catalog = Annotated[MovieCatalog, Depends(_catalog)]
@@ -214,10 +216,18 @@ async def list_showtimes(
     theater_id: uuid.UUID | None = None,
     show_date: Annotated[dt.date | None, Query(alias="date")] = None,
     city: Annotated[SearchText | None, Query(max_length=100)] = None,
+    include_started: Annotated[
+        bool, Query(description="Also list showtimes that have already started")
+    ] = False,
 ) -> Response:
-    """Showtimes of movies now showing, by date and time."""
+    """Showtimes of movies now showing that have not started yet (in their theater's time
+    zone), by date and time."""
     filters = ShowtimeFilters(
-        movie_id=movie_id, theater_id=theater_id, show_date=show_date, city=city
+        movie_id=movie_id,
+        theater_id=theater_id,
+        show_date=show_date,
+        city=city,
+        include_started=include_started,
     )
     return _json(await catalog.showtimes(filters, page))
 
@@ -229,7 +239,7 @@ async def list_showtimes(
     tags=["showtimes"],
 )
 async def get_showtime(showtime_id: uuid.UUID, catalog: Catalog) -> Response:
-    """One showtime with its movie title, theater and city."""
+    """One showtime with its movie title, theater and city, also once it has started."""
     return _json(await catalog.showtime(showtime_id))
 
 
@@ -237,12 +247,13 @@ async def get_showtime(showtime_id: uuid.UUID, catalog: Catalog) -> Response:
     "/showtimes",
     response_model=ShowtimeOut,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(*ADMIN_ERRORS, MovieNotFound, ShowtimeOverlaps),
+    responses=responses(*ADMIN_ERRORS, MovieNotFound, ShowtimeOverlaps, ShowtimeInPast),
     tags=["showtimes"],
 )
 async def create_showtime(body: ShowtimeCreate, catalog: Catalog, _: AdminUser) -> ShowtimeOut:
     """Schedule a showtime (admin); its capacity is the theater's. Refused (409) when the movie
-    is not showing or another showtime runs in the theater at that time."""
+    is not showing or another showtime runs in the theater at that time, and (400) when it
+    would start in the past in the theater's time zone."""
     return await catalog.create_showtime(body)
 
 

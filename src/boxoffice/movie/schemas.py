@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from boxoffice.core.localtime import check_time_zone
 from boxoffice.core.settings import money
 
 MAX_ROWS = 26
@@ -52,6 +53,11 @@ PersonName = Annotated[str, _bounds(255), _STORABLE]
 TheaterName = Annotated[str, _bounds(255), _STORABLE]
 Location = Annotated[str, _bounds(500), _STORABLE]
 City = Annotated[str, _bounds(100), _STORABLE]
+TimeZone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(check_time_zone),
+]
 RowLetter = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]$")
 ]
@@ -138,6 +144,11 @@ class TheaterCreate(BaseModel):
         max_length=MAX_SEATS_PER_ROW,
         description="Seat numbers after which an aisle runs through every row",
     )
+    timezone: TimeZone | None = Field(
+        None,
+        description="IANA time zone of the theater's show times, e.g. Asia/Ho_Chi_Minh "
+        "(default: the THEATER_TIMEZONE setting)",
+    )
 
     @model_validator(mode="after")
     def _layout_fits(self) -> Self:
@@ -172,6 +183,7 @@ class TheaterOut(BaseModel):
     seats_per_row: int
     vip_rows: list[str]
     aisles_after: list[int]
+    timezone: str
 
 
 SeatType = Literal["standard", "vip"]
@@ -205,7 +217,9 @@ class ShowtimeCreate(BaseModel):
     movie_id: uuid.UUID
     theater_id: uuid.UUID
     show_date: dt.date = Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))
-    show_time: dt.time = Field(description="Local time in the theater's city, e.g. 19:30")
+    show_time: dt.time = Field(
+        description="Wall-clock time in the theater's time zone, e.g. 19:30; must be in the future"
+    )
     price: Price
     enforce_seat_rules: bool = Field(
         False, description="Refuse selections that strand a single seat (booking checks it)"
@@ -234,6 +248,8 @@ class ShowtimeOut(BaseModel):
     movie_title: str
     theater_name: str
     city: str
+    timezone: str = Field(description="The theater's IANA time zone: show_date/show_time are in it")
+    starts_at: dt.datetime = Field(description="When the show starts, as a UTC instant")
 
 
 class AvailableSeats(BaseModel):

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.db import utcnow
 from boxoffice.core.events import record_event
+from boxoffice.core.localtime import local_now, starts_at
 from boxoffice.movie import repository as repo
-from boxoffice.movie.cache import CatalogCache, PendingInvalidations
+from boxoffice.movie.cache import CatalogCache, PendingInvalidations, ShortLived
 from boxoffice.movie.errors import (
     MovieNotFound,
     MovieNotShowing,
+    ShowtimeInPast,
     ShowtimeNotFound,
     ShowtimeOverlaps,
     TheaterNotFound,
@@ -45,6 +48,8 @@ class ShowtimeFilters:
     theater_id: uuid.UUID | None = None
     show_date: dt.date | None = None
     city: str | None = None
+    # Listings leave out showtimes that have started, unless asked (`?include_started=true`).
+    include_started: bool = False
 
 
 def _key(*parts: object) -> str:
@@ -67,6 +72,8 @@ def showtime_out(row: ShowtimeRow) -> ShowtimeOut:
         movie_title=row.movie_title,
         theater_name=row.theater_name,
         city=row.city,
+        timezone=row.timezone,
+        starts_at=s.starts_at,
     )
 
 
@@ -116,11 +123,16 @@ class MovieCatalog:
     """Catalog reads (cached, answered as JSON) and admin writes of one request."""
 
     def __init__(
-        self, session: AsyncSession, cache: CatalogCache, pending: PendingInvalidations
+        self,
+        session: AsyncSession,
+        cache: CatalogCache,
+        pending: PendingInvalidations,
+        default_timezone: str,
     ) -> None:
         self.session = session
         self.cache = cache
         self.pending = pending
+        self.default_timezone = default_timezone
 
     # Reads: each answer is the JSON a route returns, cached until the next write.
 
@@ -157,22 +169,30 @@ class MovieCatalog:
         return await self.cache.read("theaters", "theater", str(theater_id), load)
 
     async def showtimes(self, filters: ShowtimeFilters, page: Page) -> str:
-        async def load() -> str:
+        async def load() -> str | ShortLived:
+            now = utcnow()
             rows = await repo.list_showtimes(
                 self.session,
                 movie_id=filters.movie_id,
                 theater_id=filters.theater_id,
                 show_date=filters.show_date,
                 city=filters.city,
+                starting_after=None if filters.include_started else now,
                 page=page,
             )
-            return _SHOWTIMES.dump_json([showtime_out(r) for r in rows]).decode()
+            body = _SHOWTIMES.dump_json([showtime_out(r) for r in rows]).decode()
+            if filters.include_started or not rows:
+                return body
+            # The listing is true until its first show starts (then that one must go).
+            first = min(r.showtime.starts_at for r in rows)
+            return ShortLived(body, (first - now).total_seconds())
 
         key = _key(
             filters.movie_id,
             filters.theater_id,
             filters.show_date,
             filters.city,
+            filters.include_started,
             page.limit,
             page.offset,
         )
@@ -214,6 +234,7 @@ class MovieCatalog:
         record_catalog_change(self.session, "movie.updated", movie_id=movie.id)
 
     async def create_theater(self, data: TheaterCreate) -> TheaterOut:
+        """A theater and its seats; its time zone is the default setting's unless given."""
         theater = Theater(
             id=uuid.uuid4(),
             name=data.name,
@@ -224,6 +245,7 @@ class MovieCatalog:
             vip_rows=data.vip_rows,
             aisles_after=data.aisles_after,
             total_seats=data.rows * data.seats_per_row,
+            timezone=data.timezone or self.default_timezone,
         )
         self.session.add(theater)
         await self.session.flush()
@@ -237,6 +259,13 @@ class MovieCatalog:
         if not movie.is_active:
             raise MovieNotShowing(f"Movie '{movie.title}' is not showing")
         theater = await self._theater(data.theater_id)
+        start_instant = starts_at(data.show_date, data.show_time, theater.timezone)
+        if start_instant <= utcnow():
+            raise ShowtimeInPast(
+                f"This showtime would start at {data.show_date} {data.show_time:%H:%M} in "
+                f"{theater.timezone}, which is already past (the time there is now "
+                f"{local_now(theater.timezone):%Y-%m-%d %H:%M}); schedule it in the future"
+            )
         await repo.lock_theater_schedule(self.session, theater.id)
         # A screening that starts the day before can run past midnight (runtimes are < 24 h).
         day = dt.timedelta(days=1)
@@ -256,6 +285,7 @@ class MovieCatalog:
             theater_id=theater.id,
             show_date=data.show_date,
             show_time=data.show_time,
+            starts_at=start_instant,
             price=data.price,
             total_seats=theater.total_seats,
             enforce_seat_rules=data.enforce_seat_rules,
@@ -264,7 +294,14 @@ class MovieCatalog:
         await self.session.flush()
         self.pending.add("showtimes")
         return showtime_out(
-            ShowtimeRow(showtime, movie.title, theater.name, theater.city, theater.total_seats)
+            ShowtimeRow(
+                showtime,
+                movie.title,
+                theater.name,
+                theater.city,
+                theater.timezone,
+                theater.total_seats,
+            )
         )
 
     async def _movie(self, movie_id: uuid.UUID) -> Movie:

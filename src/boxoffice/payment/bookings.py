@@ -31,6 +31,8 @@ class BookingFacts(BaseModel):
     total_price: Decimal
     expires_at: dt.datetime | None = None
     checked_in_at: dt.datetime | None = None
+    # When the show starts, as booking (which knows the theater's time zone) works it out.
+    show_starts_at: dt.datetime | None = None
 
     def expired_at(self, now: dt.datetime) -> bool:
         """Past `expires_at` a pending booking already counts as expired (SPEC 4.4)."""
@@ -42,6 +44,15 @@ class BookingFacts(BaseModel):
         if expires.tzinfo is None:
             expires = expires.replace(tzinfo=dt.UTC)
         return self.status == "pending" and expires <= now
+
+    def show_started_at(self, now: dt.datetime) -> bool:
+        """Whether the booking's show has started by `now` (docs/showtimes.md)."""
+        if self.show_starts_at is None:
+            return False
+        starts = self.show_starts_at
+        if starts.tzinfo is None:
+            starts = starts.replace(tzinfo=dt.UTC)
+        return starts <= now
 
 
 async def fetch_booking(

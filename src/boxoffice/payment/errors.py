@@ -50,6 +50,13 @@ class BookingNotFound(NotFound):
     default_detail = "Booking not found"
 
 
+class ShowtimeStarted(Conflict):
+    """The booking's show has started (as the booking service says): it is not charged."""
+
+    error_type = "ShowtimeStarted"
+    default_detail = "This showtime has already started"
+
+
 class BookingNotPayable(Conflict):
     """The booking is not pending (confirmed, cancelled or expired) and cannot be paid."""
 

@@ -38,6 +38,7 @@ from boxoffice.payment.errors import (
     PaymentGatewayTimeout,
     PaymentGatewayUnavailable,
     PaymentInProgress,
+    ShowtimeStarted,
 )
 from boxoffice.payment.events import record_payment_event
 from boxoffice.payment.models import Payment
@@ -151,6 +152,10 @@ def _check_payable(
         PAYMENTS.labels("rejected").inc()
         state = "expired" if booking.expired_at(utcnow()) else booking.status
         raise BookingNotPayable(f"This booking is {state} and cannot be paid")
+    if booking.show_started_at(utcnow()):
+        # Asked before the charge: no money is taken for a show that has started.
+        PAYMENTS.labels("rejected").inc()
+        raise ShowtimeStarted()
     if booking.total_price != request.amount:
         PAYMENTS.labels("rejected").inc()
         raise AmountMismatch(
