@@ -1,6 +1,11 @@
 """Wiring of the auth service."""
 
-from boxoffice.auth.bootstrap import prepare_passwords, republish_cut_offs, seed_admin
+from boxoffice.auth.bootstrap import (
+    keep_token_store_complete,
+    prepare_passwords,
+    republish_cut_offs,
+    seed_admin,
+)
 from boxoffice.auth.routes import router
 from boxoffice.core.app import ServiceDefinition
 
@@ -11,4 +16,5 @@ SERVICE = ServiceDefinition(
     description="Accounts, passwords, access tokens (JWT), logout and roles.",
     routers=[router],
     startup=[prepare_passwords, seed_admin, republish_cut_offs],
+    background=[keep_token_store_complete],
 )

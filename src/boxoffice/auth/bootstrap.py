@@ -81,13 +81,37 @@ async def _retrying(
 
 
 async def republish_cut_offs(ctx: ServiceContext) -> None:
-    """Copy the recent not-befores from the database (the source of truth) to the token store,
-    in case the store lost them (a Redis restart without persistence, a wiped data dir)."""
+    """Copy the live logouts and recent not-befores from the database (the source of truth) to
+    the token store, in case the store lost them (a Redis restart without persistence, a wiped
+    data dir), then mark the store complete."""
     try:
         async with ctx.db.sessionmaker() as session:
             count = await service.republish_cut_offs(session, ctx.runtime.revocations, ctx.settings)
+            await session.commit()
+        await ctx.runtime.revocations.mark_complete()
     except Exception as exc:  # the store being down must not stop the service (SPEC 4.7)
         log.warning("cut_offs_not_republished", error=repr(exc))
         return
     if count:
-        log.info("cut_offs_republished", users=count)
+        log.info("cut_offs_republished", tokens_and_users=count)
+
+
+# How often each auth process looks whether the token store lost its data.
+STORE_CHECK_SECONDS = 2.0
+
+
+async def keep_token_store_complete(ctx: ServiceContext) -> None:
+    """Background loop: when Redis comes back empty after a restart, logouts and account
+    cut-offs would be forgotten and their tokens work again; copy them back within seconds.
+
+    Every auth process checks (one EXISTS every two seconds); copying twice is harmless.
+    """
+    while True:
+        await asyncio.sleep(STORE_CHECK_SECONDS)
+        try:
+            lost = await ctx.runtime.revocations.lost_its_data()
+        except Exception:  # Redis down: look again next round
+            continue
+        if lost:
+            log.warning("token_store_lost_its_data")
+            await republish_cut_offs(ctx)

@@ -43,5 +43,19 @@ class User(Base):
     tokens_valid_after_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
+class RevokedToken(Base):
+    """A logged-out token, kept until it would have expired anyway.
+
+    The revocation store (Redis) is what every service reads; this table is the source of truth
+    it is rebuilt from when Redis restarts without its data (see `auth.bootstrap`).
+    """
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
 USERNAME_INDEX = "uq_users_username_lower"
 sa.Index(USERNAME_INDEX, sa.func.lower(User.username), unique=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth.models import USERNAME_INDEX, User
+from boxoffice.auth.models import USERNAME_INDEX, RevokedToken, User
 
 
 class DuplicateValue(Exception):
@@ -123,3 +124,29 @@ class UserRepository:
 
     async def flush(self) -> None:
         await self.session.flush()
+
+
+class RevokedTokenRepository:
+    """Logged-out tokens (the source of truth behind the revocation store)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, jti: str, user_id: uuid.UUID, expires_at: dt.datetime) -> None:
+        # A token is logged out once: the second logout is refused (401) before it gets here.
+        self.session.add(RevokedToken(jti=jti, user_id=user_id, expires_at=expires_at))
+        await self.session.flush()
+
+    async def unexpired(self, now: dt.datetime) -> Sequence[tuple[str, dt.datetime]]:
+        rows = await self.session.execute(
+            sa.select(RevokedToken.jti, RevokedToken.expires_at).where(
+                RevokedToken.expires_at > now
+            )
+        )
+        return [(jti, expires_at) for jti, expires_at in rows.all()]
+
+    async def delete_expired(self, now: dt.datetime) -> int:
+        result = await self.session.execute(
+            sa.delete(RevokedToken).where(RevokedToken.expires_at <= now)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -100,9 +100,9 @@ async def change_password(
 @router.post(
     "/logout", response_model=Message, responses=responses(NotAuthenticated, ServiceUnavailable)
 )
-async def logout(principal: CurrentUser, ctx: Context) -> Message:
+async def logout(principal: CurrentUser, ctx: Context, session: DbSession) -> Message:
     """Revoke this token; every service refuses it from now on."""
-    await service.logout(ctx.runtime.revocations, principal)
+    await service.logout(session, ctx.runtime.revocations, principal)
     return Message(message="Logged out")
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.auth import errors
 from boxoffice.auth.models import User
 from boxoffice.auth.passwords import PasswordHasher
-from boxoffice.auth.repository import DuplicateValue, UserRepository
+from boxoffice.auth.repository import DuplicateValue, RevokedTokenRepository, UserRepository
 from boxoffice.auth.schemas import (
     LoginUser,
     PasswordChange,
@@ -171,8 +171,15 @@ async def change_password(
     await cut_off_tokens(session, tokens, settings, user)
 
 
-async def logout(revocations: RevocationStore, principal: Principal) -> None:
-    """Revoke this token until it would have expired anyway; every service then refuses it."""
+async def logout(session: AsyncSession, revocations: RevocationStore, principal: Principal) -> None:
+    """Revoke this token until it would have expired anyway; every service then refuses it.
+
+    The database keeps the logout too (committed with the request), so a Redis restart that
+    loses the store's copy cannot bring the token back (`republish_cut_offs`).
+    """
+    await RevokedTokenRepository(session).add(
+        principal.jti, principal.user_id, principal.expires_at
+    )
     remaining = (principal.expires_at - dt.datetime.now(dt.UTC)).total_seconds()
     try:
         await revocations.revoke(principal.jti, max(1, math.ceil(remaining)))
@@ -269,15 +276,22 @@ async def reactivate(session: AsyncSession, user_id: uuid.UUID) -> User:
 async def republish_cut_offs(
     session: AsyncSession, tokens: RevocationStore, settings: Settings
 ) -> int:
-    """Copy the recent not-befores from the database to the store (e.g. after Redis lost them);
-    returns how many were copied."""
+    """Copy the live logouts and recent not-befores from the database to the store (after
+    Redis lost them, or a wiped data dir); returns how many were copied. Expired logouts are
+    deleted on the way: nothing can present their tokens any more."""
     lifetime = token_lifetime_seconds(settings)
-    now_ms = math.floor(time.time() * 1000)
+    now = dt.datetime.now(dt.UTC)
+    now_ms = math.floor(now.timestamp() * 1000)
     recent = await UserRepository(session).changed_since(now_ms - lifetime * 1000)
     for user_id, at_ms in recent:
         remaining = lifetime - (now_ms - at_ms) // 1000
         await tokens.set_not_before(str(user_id), at_ms, max(1, remaining))
-    return len(recent)
+    logouts = RevokedTokenRepository(session)
+    await logouts.delete_expired(now)
+    live = await logouts.unexpired(now)
+    for jti, expires_at in live:
+        await tokens.revoke(jti, max(1, math.ceil((expires_at - now).total_seconds())))
+    return len(recent) + len(live)
 
 
 async def find_account(session: AsyncSession, email: str) -> User | None:

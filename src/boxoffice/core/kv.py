@@ -41,6 +41,13 @@ class RevocationStore(Protocol):
         """Whether the token is revoked, and its user's not-before (ms) if one is set."""
         ...
 
+    async def lost_its_data(self) -> bool:
+        """Whether the store has been emptied since `mark_complete` (a Redis restart without
+        persistence): the auth service then copies everything back from its database."""
+        ...
+
+    async def mark_complete(self) -> None: ...
+
 
 class MemoryCache:
     """In-process cache for embedded mode; entries expire lazily on read."""
@@ -119,6 +126,13 @@ class FileRevocationStore:
         self._loading = asyncio.Lock()
         self._seen: tuple[int, int] | None = None  # the file's (mtime_ns, size) when read
         self._next_scan = 0.0
+
+    async def lost_its_data(self) -> bool:
+        # The file outlives restarts; a wiped data dir is refilled when the auth service starts.
+        return False
+
+    async def mark_complete(self) -> None:
+        return None
 
     async def revoke(self, jti: str, ttl_seconds: int) -> None:
         await self._load()
@@ -253,6 +267,9 @@ class RedisRevocationStore:
         # version, listening to "revocations" during a rolling update, never sees their messages.
         self._nb_prefix = prefix + "notbefore:"
         self._nb_channel = prefix + "not-before"
+        # Set once the store holds every logout and not-before; a Redis restart that loses the
+        # data loses this key with it, which is how the auth service notices.
+        self._complete_key = prefix + "revocations:complete"
         self._mirror: dict[str, float] = {}  # jti -> monotonic time its token expires
         self._not_before: dict[str, tuple[int, float]] = {}  # user id -> (at ms, monotonic end)
         self._synced = False
@@ -265,6 +282,12 @@ class RedisRevocationStore:
     def mirrored(self) -> bool:
         """Whether checks are answered from memory (the mirror is loaded and being fed)."""
         return self._synced
+
+    async def lost_its_data(self) -> bool:
+        return not await self._redis.exists(self._complete_key)
+
+    async def mark_complete(self) -> None:
+        await self._redis.set(self._complete_key, "1")
 
     async def revoke(self, jti: str, ttl_seconds: int) -> None:
         ttl = max(ttl_seconds, 1)
