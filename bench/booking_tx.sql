@@ -7,11 +7,12 @@ BEGIN;
 SELECT gen_random_uuid() AS booking_id, gen_random_uuid() AS showtime_id \gset
 INSERT INTO bookings (id, user_id, user_email, showtime_id, booking_code, total_seats,
     total_price, status, payment_status, expires_at, movie_id, movie_title, theater_id,
-    theater_name, city, show_date, show_time, created_at, updated_at)
+    theater_name, city, show_date, show_time, show_starts_at, created_at, updated_at)
   VALUES (':booking_id', gen_random_uuid(), 'bench@example.com', ':showtime_id',
     upper(substr(md5(':booking_id'), 1, 12)), :seats, 120000.00 * :seats, 'pending', 'unpaid',
     now() + interval '15 minutes', gen_random_uuid(), 'Bench Premiere', gen_random_uuid(),
-    'Bench Hall', 'Hanoi', current_date + 7, '19:00', now(), now());
+    'Bench Hall', 'Hanoi', current_date + 7, '19:00', (current_date + 7) + time '12:00', now(),
+    now());
 INSERT INTO booking_seats (id, booking_id, showtime_id, seat_id, status, position, seat_row,
     seat_number, seat_type, price)
   SELECT gen_random_uuid(), ':booking_id', ':showtime_id', gen_random_uuid(), 'pending', n - 1,
