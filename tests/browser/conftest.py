@@ -35,6 +35,17 @@ def free_port() -> int:
 
 @pytest.fixture
 def site(make_settings) -> Iterator[str]:
+    yield from _embedded_site(make_settings)
+
+
+@pytest.fixture(params=["embedded"])
+def any_site(request, make_settings) -> Iterator[str]:
+    """The system in each run mode (the issue's stories must pass in both): its base URL, with
+    the demo catalog and the admin ADMIN_EMAIL / ADMIN_PASSWORD of tests.conftest."""
+    yield from _embedded_site(make_settings)
+
+
+def _embedded_site(make_settings) -> Iterator[str]:
     """The embedded system as `boxoffice up` serves it (site, API, gateway behaviour), with the
     demo catalog, on a free port; yields its base URL."""
     settings = make_settings(

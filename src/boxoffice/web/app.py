@@ -18,8 +18,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from boxoffice.core.observability import ObservabilityMiddleware
 from boxoffice.core.ratelimit import client_address
 from boxoffice.core.settings import Settings
+from boxoffice.web.errors import install_page_errors
 from boxoffice.web.gateway import Gateway, visitor_address
-from boxoffice.web.routes import install_page_errors, router
+from boxoffice.web.routes import router
 from boxoffice.web.session import SessionMiddleware, SessionSigner, check_csrf
 
 STATIC = Path(__file__).parent / "static"

@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from boxoffice.web.formatting import FILTERS
 from boxoffice.web.gateway import ApiError, Gateway
 from boxoffice.web.session import is_https, session
 
@@ -25,15 +26,7 @@ _TOKEN_MAX = 4096
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def vnd(amount: Any) -> str:
-    """120000 → '120,000 ₫' (the design's amounts are VND)."""
-    try:
-        return f"{float(amount):,.0f} ₫"
-    except (TypeError, ValueError):
-        return str(amount)
-
-
-templates.env.filters["vnd"] = vnd
+templates.env.filters.update(FILTERS)
 
 
 def gateway(request: Request) -> Gateway:
