@@ -26,8 +26,8 @@ def sign_up(page: Page, base: str, name: str) -> None:
 
 
 def seat(page: Page, code: str):
-    """The seat map's label for seat `code` (e.g. "E7")."""
-    return page.locator("label.seat", has=page.locator(f'input[aria-label^="Seat {code} "]'))
+    """The seat map's cell for seat `code` (e.g. "E7"): its control is named "Seat E7"."""
+    return page.locator(".seatmap .seat", has=page.locator(f'input[aria-label="Seat {code}"]'))
 
 
 def open_first_dune_showtime(page: Page, base: str) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field, field_validator
 
 from boxoffice.core.errors import error_body
 from boxoffice.web.errors import BadInput, require_token
@@ -27,12 +31,96 @@ _MAX_SEATS = 100
 router = APIRouter(include_in_schema=False)
 
 
+class Search(BaseModel):
+    """The home page's search form; a field left empty is no filter."""
+
+    q: str = Field("", max_length=100)
+    genre: str = Field("", max_length=100)
+    language: str = Field("", max_length=50)
+    city: str = Field("", max_length=100)
+    date: dt.date | None = None
+
+    @field_validator("q", "genre", "language", "city", mode="before")
+    @classmethod
+    def _trimmed(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        # An empty date field is sent as `date=`: no date, not a malformed one.
+        return None if value == "" else value
+
+
+@dataclass
+class _Facets:
+    """What the search form offers, from the whole catalog (not the current results)."""
+
+    genres: list[str]
+    languages: list[str]
+    cities: list[str]
+    until: float
+
+
+# Kept half a minute by the site: the choices change only when an admin edits the catalog, and
+# fetching them on every home page view would spend the visitor's API allowance twice more.
+_FACETS_SECONDS = 30.0
+
+
+async def catalog_facets(request: Request) -> _Facets:
+    api = gateway(request)
+    cached: _Facets | None = getattr(request.app.state, "catalog_facets", None)
+    if cached and cached.until > time.monotonic():
+        return cached
+    movies = await api.call("GET", "/api/movies/movies", params={"limit": 200})
+    theaters = await api.call("GET", "/api/movies/theaters", params={"limit": 200})
+    facets = _Facets(
+        genres=sorted({m["genre"] for m in movies if m.get("genre")}),
+        languages=sorted({m["language"] for m in movies if m.get("language")}),
+        cities=sorted({t["city"] for t in theaters if t.get("city")}),
+        until=time.monotonic() + _FACETS_SECONDS,
+    )
+    request.app.state.catalog_facets = facets
+    return facets
+
+
+# Showtimes read at most to find the movies playing in a city or on a day (5 pages of 200).
+_SHOWTIME_PAGES = 5
+
+
+async def movies_playing(request: Request, city: str, date: dt.date | None) -> set[str]:
+    """The ids of the movies with a showtime still to come in `city` and/or on `date`."""
+    params: dict[str, Any] = {"limit": 200}
+    if city:
+        params["city"] = city
+    if date:
+        params["date"] = date.isoformat()
+    ids: set[str] = set()
+    for page in range(_SHOWTIME_PAGES):
+        shows = await gateway(request).call(
+            "GET", "/api/movies/showtimes", params={**params, "offset": page * 200}
+        )
+        ids.update(str(s["movie_id"]) for s in shows)
+        if len(shows) < 200:
+            break
+    return ids
+
+
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, q: str = "", genre: str = "") -> Response:
-    params = {k: v for k, v in {"q": q, "genre": genre, "limit": 200}.items() if v}
-    movies = await gateway(request).call("GET", "/api/movies/movies", params=params)
-    genres = sorted({m["genre"] for m in movies if m.get("genre")})
-    return await render(request, "home.html", movies=movies, q=q, genre=genre, genres=genres)
+async def home(request: Request, search: Annotated[Search, Query()]) -> Response:
+    params = {
+        k: v
+        for k, v in {"q": search.q, "genre": search.genre, "language": search.language}.items()
+        if v
+    }
+    movies = await gateway(request).call(
+        "GET", "/api/movies/movies", params={**params, "limit": 200}
+    )
+    if search.city or search.date:
+        playing = await movies_playing(request, search.city, search.date)
+        movies = [m for m in movies if str(m["id"]) in playing]
+    facets = await catalog_facets(request)
+    return await render(request, "home.html", movies=movies, search=search, facets=facets)
 
 
 @router.get("/movies/{movie_id}", response_class=HTMLResponse)
@@ -42,10 +130,18 @@ async def movie_page(request: Request, movie_id: uuid.UUID) -> Response:
     showtimes = await api.call(
         "GET", "/api/movies/showtimes", params={"movie_id": str(movie_id), "limit": 200}
     )
-    by_date: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for show in sorted(showtimes, key=lambda s: (s["show_date"], s["show_time"])):
-        by_date[show["show_date"]].append(show)
-    return await render(request, "movie.html", movie=movie, by_date=dict(by_date))
+    # Day → theater → its showtimes that day, in time order.
+    days: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for show in sorted(
+        showtimes, key=lambda s: (s["show_date"], s["theater_name"], s["show_time"])
+    ):
+        days[show["show_date"]][show["theater_name"]].append(show)
+    return await render(
+        request,
+        "movie.html",
+        movie=movie,
+        days={day: dict(theaters) for day, theaters in days.items()},
+    )
 
 
 @router.get("/showtimes/{showtime_id}", response_class=HTMLResponse)
@@ -56,10 +152,20 @@ async def seat_map(request: Request, showtime_id: uuid.UUID) -> Response:
         "GET", f"/api/movies/showtimes/{showtime_id}/available-seats", token(request)
     )
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for seat in sorted(seats["seats"], key=lambda s: (s["seat_row"], s["seat_number"])):
+    for seat in sorted(
+        seats["seats"], key=lambda s: (len(s["seat_row"]), s["seat_row"], s["seat_number"])
+    ):
         rows[seat["seat_row"]].append(seat)
+    # What a seat of each type costs: booking charges `vip_price` for VIP seats when the
+    # showtime has one, else every seat costs `price` (booking/catalog.py).
+    prices = {"standard": show["price"], "vip": show.get("vip_price") or show["price"]}
     return await render(
-        request, "showtime.html", show=show, rows=dict(rows), available=seats["available_count"]
+        request,
+        "showtime.html",
+        show=show,
+        rows=dict(rows),
+        available=seats["available_count"],
+        prices=prices,
     )
 
 
