@@ -364,6 +364,7 @@
 
   let version = null;
   function poll() {
+    form.dataset.live = "poll";
     const since = version === null ? "" : `?since=${version}`;
     fetch(`/api/bookings/showtimes/${showtime}/seat-status${since}`, { headers: { Accept: "application/json" } })
       .then((response) => (response.ok ? response.json() : null))
@@ -383,6 +384,7 @@
     let failures = 0;
     const on = (full) => (event) => {
       failures = 0;
+      form.dataset.live = "stream"; // which way the news comes (tests and curious people)
       const data = JSON.parse(event.data);
       version = data.version;
       apply(data, full);
@@ -390,9 +392,10 @@
     source.addEventListener("snapshot", on(true));
     source.addEventListener("change", on(false));
     source.addEventListener("error", () => {
-      // The browser reconnects by itself; a stream that keeps failing gives way to polling.
+      // The browser reconnects by itself; a stream that never worked, or keeps failing, gives
+      // way to polling.
       failures += 1;
-      if (source.readyState === EventSource.CLOSED || failures >= 3) {
+      if (source.readyState === EventSource.CLOSED || !form.dataset.live || failures >= 3) {
         source.close();
         poll();
       }
