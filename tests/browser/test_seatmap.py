@@ -260,6 +260,20 @@ def test_search_by_city_and_date_and_genres_from_the_whole_catalog(site: str, br
     expect(page.get_by_label("City")).to_have_value("Ho Chi Minh City")
     expect(page.get_by_label("Date")).to_have_value(show["show_date"])
 
+    # The movie page lists its showtimes by day (with the weekday), then by theater.
+    page.locator(".movie-card", has_text=show["movie_title"]).get_by_role("link").click()
+    days = page.locator(".show-day h3")
+    expect(days.first).to_have_text(
+        re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} \w{3} \d{4}$")
+    )
+    day = page.locator(f'.show-day[data-date="{show["show_date"]}"]')
+    theater = day.locator(".show-theater", has_text=show["theater_name"])
+    expect(
+        theater.get_by_role("link", name=re.compile("^" + show["show_time"][:5]))
+    ).to_be_visible()
+    assert days.count() == len(set(days.all_inner_texts()))  # each day once
+    page.go_back()
+
     # A day with no shows finds nothing, and says so.
     page.goto(f"{site}/?city=Hanoi&date=2031-01-01")
     expect(page.locator(".movie-card")).to_have_count(0)
