@@ -292,3 +292,15 @@ def test_search_by_city_and_date_and_genres_from_the_whole_catalog(site: str, br
     # A malformed date is a friendly 400 page, never a 500.
     answer = httpx.get(f"{site}/?date=not-a-date")
     assert answer.status_code == 400
+
+
+def test_without_javascript_the_seat_form_still_books(site: str, browser: Browser):
+    show = first_showtime(site)
+    page = browser.new_context(java_script_enabled=False).new_page()
+    sign_up(page, site, "nojs")
+    page.goto(f"{site}/showtimes/{show['id']}")
+    seat(page, "H5").check()
+    seat(page, "H6").check()
+    page.get_by_test_id("book").click()
+    expect(page.locator("[data-testid=booking-status]")).to_have_text("pending")
+    expect(page.locator("main")).to_contain_text("H5")
