@@ -326,7 +326,7 @@ async def cancel(
     notice = (
         f"Booking cancelled. Your refund of {money(done['total_price'])} is on its way."
         if refunded
-        else "Booking cancelled: the seats are back on sale."
+        else "Booking cancelled."
     )
     return redirect(request, here, notice=notice)
 
