@@ -117,3 +117,22 @@ def test_login_brings_the_visitor_back(site: str, browser: Browser):
     log_in(page, email, PASSWORD)
     expect(page.locator("h1")).to_have_text("Your profile")
     assert page.url.endswith("/profile")
+
+
+def test_a_phone_gets_a_compact_header_and_pages_that_fit(site: str, browser: Browser):
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = phone.new_page()
+    sign_up(page, site, "lou")
+    book(page, site, "G3")
+    pay(page)
+    expect_ticket(page)
+    for path in ("/", "/bookings", "/notifications", "/profile", "/bookings/not-a-real-id"):
+        page.goto(f"{site}{path}")
+        header = page.locator("header.top").bounding_box()
+        assert header is not None and header["height"] <= 100, (path, header)  # two rows at most
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, (path, wide)  # nothing to scroll sideways to
+    page.goto(f"{site}/bookings")
+    card = page.locator("[data-testid=ticket-card]").first
+    box = card.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390

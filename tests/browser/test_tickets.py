@@ -3,11 +3,17 @@ a declined card and a retry, My tickets, the calendar entry and cancelling."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import uuid
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from boxoffice.web.app import create_web_app
+from boxoffice.web.tickets import calendar_entry, refund_terms
 from tests.browser.journey import book, expect_ticket, open_a_showtime, pay, pick_seats, sign_up
 
 pytestmark = pytest.mark.browser
@@ -105,3 +111,146 @@ def test_my_tickets_calendar_and_cancelling_with_the_refund_rule(site: str, brow
     expect(page.locator(".notice")).to_contain_text("Booking cancelled")
     expect(page.locator("[data-testid=booking-status]")).to_have_text("cancelled")
     expect(page.locator("[data-testid=cancel]")).to_have_count(0)
+
+
+# --- the pages over a stand-in API (no browser): what only a broken or busy API shows -------
+
+USER = {
+    "id": str(uuid.uuid4()),
+    "email": "lena@example.com",
+    "username": "lena",
+    "full_name": "Lena",
+    "role": "customer",
+}
+TOKEN = "aaa.bbb.ccc"  # the shape of a JWT; the stand-in API takes any
+
+
+def a_booking(**changes: Any) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    starts = (now + dt.timedelta(days=3)).replace(hour=12, minute=30, second=0, microsecond=0)
+    booking = {
+        "id": str(uuid.uuid4()),
+        "booking_code": "BKABC123",
+        "showtime_id": str(uuid.uuid4()),
+        "movie_id": str(uuid.uuid4()),
+        "movie_title": "Dune: Part Two",
+        "theater_name": "CGV Vincom",
+        "city": "Ho Chi Minh City",
+        "status": "pending",
+        "payment_status": "unpaid",
+        "total_price": 240000.0,
+        "expires_at": (now + dt.timedelta(minutes=10)).isoformat(),
+        "seats": [{"seat_row": "E", "seat_number": 7, "seat_type": "standard", "price": 120000}],
+        # 12:30 UTC is 19:30 in Ho Chi Minh City (UTC+7)
+        "show_starts_at": starts.isoformat(),
+        "show_date": starts.date().isoformat(),
+        "show_time": "19:30:00",
+        "checked_in_at": None,
+    }
+    booking.update(changes)
+    return booking
+
+
+def stand_in_site(make_settings, answers: dict[str, Any], demo: bool = False) -> httpx.AsyncClient:
+    """The site over an API that answers `answers[path]` (a dict/list: 200; an int: that
+    status with an error body in the design's shape)."""
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        answer = answers.get(request.url.path)
+        if isinstance(answer, int):
+            body = {"detail": "Service unavailable", "status_code": answer, "error_type": "X"}
+            return httpx.Response(answer, json=body)
+        if isinstance(answer, str):
+            return httpx.Response(200, text=answer)  # not JSON: the site breaks on it
+        if answer is None:
+            return httpx.Response(404, json={"detail": "Not found", "error_type": "NotFound"})
+        return httpx.Response(200, json=answer)
+
+    settings = make_settings("sqlite", BOXOFFICE_DEMO_DATA=demo)
+    app = create_web_app(settings, httpx.MockTransport(handle))
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app, raise_app_exceptions=False), base_url="http://testserver"
+    )
+    client.cookies.set("bo_token", TOKEN)
+    client.seen = seen  # type: ignore[attr-defined]
+    return client
+
+
+async def test_outside_demo_mode_the_pay_form_has_no_test_cards(make_settings):
+    booking = a_booking()
+    answers = {
+        "/api/auth/verify": {"user": USER},
+        "/api/notifications/notifications/unread-count": {"unread": 3},
+        f"/api/bookings/bookings/{booking['id']}": booking,
+        f"/api/movies/showtimes/{booking['showtime_id']}": {"timezone": "Asia/Ho_Chi_Minh"},
+    }
+    async with stand_in_site(make_settings, answers) as client:
+        page = (await client.get(f"/bookings/{booking['id']}")).text
+        assert 'data-testid="pay"' in page
+        assert 'data-testid="card"' not in page and "Test card" not in page
+        assert "19:30, " in page  # the theater's clock, not UTC
+        text = re.sub(r"<[^>]*>", " ", page)  # what the visitor reads
+        assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", text)
+        assert 'data-count="3"' in page  # the header's badge
+    async with stand_in_site(make_settings, answers, demo=True) as client:
+        page = await client.get(f"/bookings/{booking['id']}")
+        assert 'data-testid="card"' in page.text
+
+
+async def test_a_service_down_is_named_and_the_visitor_stays_logged_in(make_settings):
+    answers: dict[str, Any] = {
+        "/api/auth/verify": {"user": USER},
+        "/api/notifications/notifications/unread-count": {"unread": 0},
+        "/api/bookings/bookings": 503,
+    }
+    async with stand_in_site(make_settings, answers) as client:
+        page = await client.get("/bookings")
+        assert page.status_code == 503
+        assert "The booking service is not answering" in page.text
+        assert 'data-testid="logout"' in page.text
+
+        # Rate limited, /verify included: the header still shows who it was a moment ago.
+        await client.get("/")
+        answers["/api/auth/verify"] = 429
+        answers["/api/bookings/bookings"] = 429
+        page = await client.get("/bookings")
+        assert page.status_code == 429
+        assert "Slow down" in page.text
+        assert 'data-testid="logout"' in page.text and USER["email"] in page.text
+
+        # Something the site did not expect: a friendly 500 page, no traceback.
+        answers["/api/auth/verify"] = {"user": USER}
+        answers["/api/notifications/notifications"] = "<html>not json</html>"
+        page = await client.get("/notifications")
+        assert page.status_code == 500
+        assert "Something went wrong on our side" in page.text
+        assert "Traceback" not in page.text and "JSONDecodeError" not in page.text
+
+
+def test_the_calendar_entry_is_valid_icalendar():
+    booking = a_booking(status="confirmed", payment_status="paid", movie_title="A; B, C")
+    ics = calendar_entry(booking, 166, dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    lines = ics.split("\r\n")
+    assert lines[0] == "BEGIN:VCALENDAR" and lines[-2] == "END:VCALENDAR" and lines[-1] == ""
+    assert "\n" not in ics.replace("\r\n", "")
+    assert all(len(line.encode()) <= 75 for line in lines)
+    starts = dt.datetime.fromisoformat(booking["show_starts_at"])
+    assert f"DTSTART:{starts:%Y%m%dT%H%M%S}Z" in lines
+    assert f"DTEND:{starts + dt.timedelta(minutes=166):%Y%m%dT%H%M%S}Z" in lines
+    assert "SUMMARY:A\\; B\\, C" in lines
+    assert f"UID:{booking['id']}@boxoffice" in lines
+
+
+def test_the_refund_rule_as_it_applies_to_each_booking():
+    now = dt.datetime.now(dt.UTC)
+    tz = dt.timezone(dt.timedelta(hours=7))
+    paid = a_booking(status="confirmed", payment_status="paid")
+    assert refund_terms(paid, now, tz)["can_cancel"]
+    assert "full 240,000 ₫ back" in refund_terms(paid, now, tz)["applies"]
+    started = a_booking(status="confirmed", payment_status="paid", show_starts_at=now.isoformat())
+    assert not refund_terms(started, now, tz)["can_cancel"]
+    used = a_booking(status="confirmed", payment_status="paid", checked_in_at=now.isoformat())
+    assert "checked in" in refund_terms(used, now, tz)["applies"]
+    assert "nothing is charged" in refund_terms(a_booking(), now, tz)["applies"]
