@@ -254,3 +254,21 @@ def test_the_refund_rule_as_it_applies_to_each_booking():
     used = a_booking(status="confirmed", payment_status="paid", checked_in_at=now.isoformat())
     assert "checked in" in refund_terms(used, now, tz)["applies"]
     assert "nothing is charged" in refund_terms(a_booking(), now, tz)["applies"]
+
+
+def test_a_page_confirming_a_payment_turns_into_the_ticket_by_itself(site: str, browser: Browser):
+    """The pay route waits a few seconds for the confirmation; when it takes longer, the page
+    says it is confirming and shows the ticket once it is (here: paid from a second tab)."""
+    context = browser.new_context()
+    waiting = context.new_page()
+    sign_up(waiting, site, "mona")
+    ticket_url = book(waiting, site, "H4")
+    paying = context.new_page()
+    paying.goto(ticket_url)
+
+    waiting.goto(f"{ticket_url}?paying=1")
+    expect(waiting.locator("[data-testid=confirming]")).to_contain_text("Confirming your payment")
+    expect(waiting.locator("[data-testid=pay]")).to_have_count(0)
+    pay(paying)
+    expect_ticket(waiting)
+    assert "paying" not in waiting.url
