@@ -107,7 +107,7 @@ def test_a_form_without_the_token_or_with_a_wrong_one_is_refused(victim: Visitor
     assert borrowed.status_code == 403
     assert victim.booking_status(booking) == "pending"
 
-    cancelled = victim.post(f"/bookings/{booking}/cancel")
+    cancelled = victim.post(f"/bookings/{booking}/cancel", {"confirm": "yes"})
     assert cancelled.status_code == 303
     assert victim.booking_status(booking) == "cancelled"
 
@@ -173,7 +173,7 @@ def test_notices_come_from_the_session_never_from_the_link(victim: Visitor):
     again = victim.get(f"/bookings/{booking}")
     assert "Seats booked" not in again.text
 
-    cancelled = victim.post(f"/bookings/{booking}/cancel")
+    cancelled = victim.post(f"/bookings/{booking}/cancel", {"confirm": "yes"})
     assert cancelled.headers["location"] == f"/bookings/{booking}"  # no message in the URL
     assert (
         '<p class="notice" role="status">Booking cancelled.</p>'

@@ -107,10 +107,11 @@ def test_a_forged_or_broken_cookie_is_a_logged_out_visitor(site: str):
             assert tickets.headers["location"].startswith("/login")
 
 
-def test_a_validation_error_is_a_400_page_not_fastapis_422(site: str):
+def test_a_malformed_id_is_a_404_page_not_fastapis_422(site: str):
     with httpx.Client(base_url=site) as http:
         answer = http.get("/movies/not-a-uuid")
-    assert answer.status_code == 400
+    # A malformed id in the address names nothing: the not-found page.
+    assert answer.status_code == 404
     assert "text/html" in answer.headers["content-type"]
 
 

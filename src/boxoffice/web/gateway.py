@@ -21,8 +21,11 @@ class ApiError(Exception):
         detail: str,
         seat_ids: list[str] | None = None,
         error_type: str = "HTTPError",
+        path: str | None = None,
     ) -> None:
         self.status_code = status_code
+        # The API path that failed: an error page names the service behind it (errors.py).
+        self.path = path
         self.detail = detail
         self.seat_ids = seat_ids
         self.error_type = error_type
@@ -57,7 +60,9 @@ class Gateway:
         try:
             response = await self._client.request(method, path, headers=sent, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiError(503, f"The service is unreachable ({type(exc).__name__})") from exc
+            raise ApiError(
+                503, f"The service is unreachable ({type(exc).__name__})", path=path
+            ) from exc
         if response.status_code >= 400:
             seat_ids = None
             error_type = "HTTPError"
@@ -70,7 +75,7 @@ class Gateway:
                     seat_ids = [str(s) for s in body["seat_ids"]]
             except (ValueError, AttributeError):
                 detail = response.text[:200] or response.reason_phrase
-            raise ApiError(response.status_code, detail, seat_ids, error_type)
+            raise ApiError(response.status_code, detail, seat_ids, error_type, path)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import re
 from pathlib import Path
@@ -51,30 +52,93 @@ def log_in(request: Request, response: Response, result: dict[str, Any]) -> None
         max_age=int(result.get("expires_in") or 1800),
     )
     session(request).rotate()
+    forget_visitor(request)
 
 
 def log_out(request: Request, response: Response) -> None:
     response.delete_cookie(TOKEN_COOKIE, httponly=True, samesite="lax", secure=is_https(request))
     session(request).rotate()
+    forget_visitor(request)
 
 
 async def visitor(request: Request) -> dict[str, Any] | None:
-    """The logged-in user ({id, email, username, role, ...}) or None; a dead token is none."""
+    """The logged-in user ({id, email, username, role, ...}) or None; a dead token is none.
+
+    Asked of the API once per request (every later call in the request reuses the answer).
+    When the API cannot answer right now (429, 5xx), the user this session last saw with this
+    same token stands in, so a rate-limited or failing page never shows the visitor logged out;
+    it is only what the header shows: the services check the token on every call themselves.
+    """
+    cached = getattr(request.state, "visitor", _UNKNOWN)
+    if cached is not _UNKNOWN:
+        return cached  # type: ignore[return-value]
+    user = await _ask_visitor(request)
+    request.state.visitor = user
+    return user
+
+
+_UNKNOWN = object()
+_SEEN_KEY = "seen"  # in the session: {"t": a digest of the token, "u": the user it belongs to}
+_SEEN_FIELDS = ("id", "email", "username", "full_name", "role")
+
+
+def _token_digest(tok: str) -> str:
+    return hashlib.sha256(tok.encode()).hexdigest()[:32]
+
+
+async def _ask_visitor(request: Request) -> dict[str, Any] | None:
+    tok = token(request)
+    if not tok:
+        return None
+    seen = session(request).data.get(_SEEN_KEY)
+    try:
+        claims = await gateway(request).call("GET", "/api/auth/verify", tok)
+    except ApiError as exc:
+        if exc.status_code == 429 or exc.status_code >= 500:
+            if isinstance(seen, dict) and seen.get("t") == _token_digest(tok):
+                user = seen.get("u")
+                return user if isinstance(user, dict) else None
+        return None
+    user = claims.get("user") if isinstance(claims, dict) else None
+    if not isinstance(user, dict):
+        return None
+    remembered = {"t": _token_digest(tok), "u": {k: user.get(k) for k in _SEEN_FIELDS}}
+    if seen != remembered:
+        session(request).data[_SEEN_KEY] = remembered
+        session(request).modified = True
+    return user
+
+
+def forget_visitor(request: Request) -> None:
+    """The visitor changed (their profile, or a new login): ask the API again next time."""
+    request.state.visitor = _UNKNOWN
+    if session(request).data.pop(_SEEN_KEY, None) is not None:
+        session(request).modified = True
+
+
+async def unread_count(request: Request) -> int | None:
+    """The header's badge: how many of the visitor's notices are unread; None when unknown."""
     tok = token(request)
     if not tok:
         return None
     try:
-        claims = await gateway(request).call("GET", "/api/auth/verify", tok)
+        answer = await gateway(request).call(
+            "GET", "/api/notifications/notifications/unread-count", tok
+        )
     except ApiError:
-        return None
-    user = claims.get("user") if isinstance(claims, dict) else None
-    return user if isinstance(user, dict) else None
+        return None  # a badge is not worth an error page
+    count = answer.get("unread") if isinstance(answer, dict) else None
+    return count if isinstance(count, int) else None
 
 
 async def render(
     request: Request, name: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     context.setdefault("user", await visitor(request))
+    # The badge costs one more API call: not on a page that says the API is overloaded.
+    if context["user"] and status_code != 429 and "unread" not in context:
+        context["unread"] = await unread_count(request)
+    context.setdefault("unread", None)
     # Notices come only from this visitor's session (set by the request that redirected here),
     # never from the URL, where anyone could write one into a link.
     for kind, text in session(request).pop_flashes().items():
