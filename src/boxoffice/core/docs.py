@@ -1,5 +1,5 @@
 """Each service's API docs (`/docs`, through the gateway `/api/<prefix>/docs`), served whole by
-the service: Swagger UI's bundle and stylesheet come from the pinned `swagger-ui-bundle` package,
+the service: Swagger UI's bundle and stylesheet come from the pinned `fastapi-swagger` package,
 so the docs work without internet, and a small start script of ours replaces FastAPI's inline
 one, so the docs page's policy (core/headers.py) allows scripts from 'self' only."""
 
@@ -8,16 +8,17 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+import fastapi_swagger.resources
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from swagger_ui_bundle import swagger_ui_path
 
 _OURS = Path(__file__).parent / "docs_assets"
+_SWAGGER_UI = Path(fastapi_swagger.resources.__file__).parent
 # The only files served, by name: no path from the URL ever reaches the file system.
 ASSETS: dict[str, Path] = {
-    "swagger-ui.css": Path(swagger_ui_path) / "swagger-ui.css",
-    "swagger-ui-bundle.js": Path(swagger_ui_path) / "swagger-ui-bundle.js",
-    "favicon-32x32.png": Path(swagger_ui_path) / "favicon-32x32.png",
+    "swagger-ui.css": _SWAGGER_UI / "swagger-ui.css",
+    "swagger-ui-bundle.js": _SWAGGER_UI / "swagger-ui-bundle.js",
+    "favicon-32x32.png": _SWAGGER_UI / "favicon-32x32.png",
     "start.js": _OURS / "start.js",
 }
 _MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript", ".png": "image/png"}

@@ -11,5 +11,5 @@ window.ui = SwaggerUIBundle({
   showCommonExtensions: true,
   // No badge from the public validator: the docs make no request to another host.
   validatorUrl: null,
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  presets: [SwaggerUIBundle.presets.apis],
 });
