@@ -26,13 +26,13 @@ CONTENT_SECURITY_POLICY = _policy(
     "base-uri 'self'",
     "form-action 'self'",
 )
-# The API docs (core/docs.py): Swagger UI's bundle and its start script are the service's own
-# files, but Swagger UI sets style attributes as it renders, so only those pages allow inline
-# style. Nothing comes from another host.
+# The API docs (core/docs.py): Swagger UI's bundle, its stylesheet and its start script are the
+# service's own files, so these pages need nothing inline and nothing from another host; they
+# show no poster either, so even images come only from here.
 DOCS_CONTENT_SECURITY_POLICY = _policy(
     "default-src 'self'",
     "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
+    "style-src 'self'",
     "img-src 'self' data:",
     "object-src 'none'",
     "frame-ancestors 'none'",
