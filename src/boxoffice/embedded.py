@@ -23,7 +23,7 @@ from boxoffice.core.app import create_service_app
 from boxoffice.core.errors import error_body, install_error_handlers
 from boxoffice.core.headers import SecurityHeadersMiddleware
 from boxoffice.core.observability import metrics_endpoint
-from boxoffice.core.ratelimit import RateLimitMiddleware, send_json
+from boxoffice.core.ratelimit import RateLimitMiddleware, send_json, site_proof
 from boxoffice.core.runtime import Runtime, memory_runtime
 from boxoffice.core.settings import GATEWAY_PREFIXES, Settings
 from boxoffice.services import all_definitions
@@ -169,6 +169,8 @@ def create_embedded_app(
             RateLimitMiddleware,
             general=settings.rate_limit_general,
             booking=settings.rate_limit_booking,
+            # The web site's own calls prove it and skip the general limit (ratelimit.py).
+            site_proof=lambda: site_proof(settings.signing_key),
         )
     # Outermost, so the gateway's own refusals (429, 413) carry the headers too.
     root.add_middleware(SecurityHeadersMiddleware)

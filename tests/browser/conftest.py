@@ -1,4 +1,8 @@
-"""A real system on a real port, and headless Chromium (Debian's, driven by Playwright)."""
+"""A real system on a real port, and headless Chromium (Debian's, driven by Playwright).
+
+`any_site` is the system in each run mode: embedded (a fresh one per test, in this process) and
+distributed (`boxoffice up --distributed` through NGINX, started once for the whole session and
+only when a test asks for it; `pytest -m "not distributed"` leaves it out)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, sync_pl
 
 from boxoffice.core.runtime import memory_runtime
 from boxoffice.embedded import create_embedded_app
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.e2e.system import System
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -38,22 +44,64 @@ def site(make_settings) -> Iterator[str]:
     yield from _embedded_site(make_settings)
 
 
-@pytest.fixture(params=["embedded"])
+# The rate limits of the shared test systems: a whole session of stories comes from one
+# address (127.0.0.1), so the general limit is 10x the default; the booking one keeps 100.
+SITE_RATE_LIMITS = {"general": "600/minute", "booking": "100/minute"}
+
+
+@pytest.fixture(params=["embedded", pytest.param("distributed", marks=pytest.mark.distributed)])
 def any_site(request, make_settings) -> Iterator[str]:
     """The system in each run mode (the issue's stories must pass in both): its base URL, with
     the demo catalog and the admin ADMIN_EMAIL / ADMIN_PASSWORD of tests.conftest."""
-    yield from _embedded_site(make_settings)
+    if request.param == "distributed":
+        yield request.getfixturevalue("distributed_site")
+    else:
+        yield from _embedded_site(make_settings)
+
+
+@pytest.fixture(scope="session")
+def distributed_system(tmp_path_factory) -> Iterator[System]:
+    """`boxoffice up --distributed` (five services, the site, NGINX in front) with the demo
+    catalog, started once for the session at the first test that needs it; stopped and its
+    databases, Redis keys and RabbitMQ names removed at the end."""
+    system = System(
+        tmp_path_factory.mktemp("distributed-site"),
+        distributed=True,
+        env={
+            "BOXOFFICE_DEMO_DATA": "true",
+            "BOXOFFICE_ADMIN_EMAIL": ADMIN_EMAIL,
+            "BOXOFFICE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "RATE_LIMIT_GENERAL": SITE_RATE_LIMITS["general"],
+            "RATE_LIMIT_BOOKING": SITE_RATE_LIMITS["booking"],
+        },
+    )
+    try:
+        yield system.start()
+    finally:
+        system.cleanup()
+
+
+@pytest.fixture(scope="session")
+def distributed_site(distributed_system: System) -> str:
+    """The distributed system's base URL (NGINX)."""
+    return distributed_system.base_url
 
 
 def _embedded_site(make_settings) -> Iterator[str]:
     """The embedded system as `boxoffice up` serves it (site, API, gateway behaviour), with the
     demo catalog, on a free port; yields its base URL."""
-    settings = make_settings(
-        "sqlite",
-        BOXOFFICE_DEMO_DATA=True,
-        rate_limit_general="600/minute",
-        rate_limit_booking="100/minute",
+    yield from serve_embedded(
+        make_settings(
+            "sqlite",
+            BOXOFFICE_DEMO_DATA=True,
+            rate_limit_general=SITE_RATE_LIMITS["general"],
+            rate_limit_booking=SITE_RATE_LIMITS["booking"],
+        )
     )
+
+
+def serve_embedded(settings) -> Iterator[str]:
+    """The embedded system for `settings` under uvicorn on a free port; yields its base URL."""
     app = create_embedded_app(settings, memory_runtime(settings), gateway=True)
     port = free_port()
     server = uvicorn.Server(

@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.db import Database
+from boxoffice.core.docs import install_docs
 from boxoffice.core.errors import ErrorResponse, install_error_handlers
 from boxoffice.core.health import DATABASE_TIMEOUT_SECONDS, Check, health_router
 from boxoffice.core.migrations import migrate
@@ -146,6 +147,9 @@ def create_service_app(
         description=defn.description,
         version="0.1.0",
         lifespan=lifespan,
+        # Swagger UI from the project's own files (core/docs.py), so the docs work offline.
+        docs_url=None,
+        redoc_url=None,
         responses={
             400: {"model": ErrorResponse, "description": "Invalid input"},
             500: {"model": ErrorResponse, "description": "Internal error"},
@@ -154,6 +158,7 @@ def create_service_app(
     app.state.ctx = ctx
     app.state.runtime = runtime
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(health_router(defn.name, metrics=serve_metrics))
     for router in defn.routers:
         app.include_router(router)

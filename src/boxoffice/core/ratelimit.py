@@ -5,10 +5,30 @@ in-process in embedded mode so both modes behave alike.
 cancelling and paying (`BOOKING_LIMITED_ROUTES`). Each limit allows a burst of its per-minute
 count and then refills steadily, like NGINX's `limit_req ... burst=<per-minute count> nodelay`,
 so a user's normal session never trips it while a script hammering the API does.
+
+The web site is one client of the API that acts for many visitors, and a page it shows costs
+several API calls (the movie, its showtimes, who is logged in...). Were those counted, a visitor
+would pay the general limit three or four times per page and hit a 429 at a human pace. So:
+
+- The site limits each visitor itself (`VisitorLimit`, one token per page view or in-page
+  action, keyed like the API's limits) and in-page actions (seat clicks, polls) have a budget
+  of their own, `SITE_ACTIONS_PER_PAGE` times the general limit, so clicking seats never eats
+  the page views.
+- Its calls to the API carry `SITE_HEADER`: a proof derived with HMAC-SHA256 from the signing
+  key (SECRET_KEY, or embedded mode's own key), which never leaves the servers. A request
+  bearing it skips the general limit only: the booking limit (book, cancel, pay) and the
+  login throttles still count it against the visitor it names in X-Forwarded-For. Embedded
+  mode checks it here in constant time; in distributed mode NGINX's general zone has no key for
+  a request from the site's own address (127.0.0.1) with the proof (an empty key is not
+  counted), see gateway/nginx.conf.j2. The proof is one-way: knowing it signs no token.
+- A request from anywhere else with no proof, or a wrong one, is counted as before: forging
+  the header gains nothing without the key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
 import re
@@ -110,18 +130,62 @@ class TokenBucket:
             self._buckets.clear()
 
 
+# The header of the web site's own API calls, and how many in-page actions (seat clicks, polls)
+# a visitor gets for each page view the general limit allows.
+SITE_HEADER = "X-Boxoffice-Site"
+SITE_ACTIONS_PER_PAGE = 4
+_SITE_HEADER_KEY = SITE_HEADER.lower().encode()
+_SITE_PROOF_CONTEXT = b"boxoffice: an API call the web site makes for one of its visitors"
+
+
+def site_proof(signing_key: str) -> str:
+    """The proof the web site's API calls carry (see the module's docstring): 128 bits, short
+    enough for a key of NGINX's map hash."""
+    return hmac.new(signing_key.encode(), _SITE_PROOF_CONTEXT, hashlib.sha256).hexdigest()[:32]
+
+
+def carries_site_proof(scope: Scope, proof: str) -> bool:
+    """Whether the request bears the site's proof (compared in constant time)."""
+    for name, value in scope.get("headers", []):
+        if name == _SITE_HEADER_KEY:
+            return hmac.compare_digest(value, proof.encode())
+    return False
+
+
 def client_address(scope: Scope) -> str:
-    """Who is asking: the peer, or, when the peer is this machine's own web site calling on a
-    visitor's behalf, the visitor it names first in X-Forwarded-For (as NGINX's real_ip does)."""
+    """Who is asking: the peer, or, when the peer is this machine (the web site calling on a
+    visitor's behalf, or NGINX passing a visitor to the site), the address it names last in
+    X-Forwarded-For: the one it saw itself, as NGINX's real_ip does (a client may put anything
+    before it)."""
     client = scope.get("client")
     peer = client[0] if client else "unknown"
     if peer not in ("127.0.0.1", "::1"):
         return peer
     for name, value in scope.get("headers", []):
         if name == b"x-forwarded-for":
-            first = value.decode("latin-1").split(",")[0].strip()
-            return first or peer
+            last = value.decode("latin-1").split(",")[-1].strip()
+            return last or peer
     return peer
+
+
+class VisitorLimit:
+    """The web site's own per-visitor limit: page views at the general limit, in-page actions
+    (a request the browser sends from a page, not a navigation) at SITE_ACTIONS_PER_PAGE times
+    it. `spend` says how long to wait (0: allowed, and counted)."""
+
+    def __init__(self, general: str, clock: Callable[[], float] = time.monotonic) -> None:
+        limit = RateLimit.parse(general)
+        self.pages = TokenBucket(limit, clock)
+        self.actions = TokenBucket(
+            RateLimit(limit.count * SITE_ACTIONS_PER_PAGE, limit.window), clock
+        )
+
+    def spend(self, visitor: str, *, in_page: bool) -> float:
+        bucket = self.actions if in_page else self.pages
+        wait = bucket.wait_time(visitor)
+        if wait == 0:
+            bucket.take(visitor)
+        return wait
 
 
 class RateLimitMiddleware:
@@ -133,10 +197,21 @@ class RateLimitMiddleware:
         general: str,
         booking: str,
         clock: Callable[[], float] = time.monotonic,
+        site_proof: Callable[[], str] | None = None,
     ) -> None:
         self.app = app
         self.general = TokenBucket(RateLimit.parse(general), clock)
         self.booking = TokenBucket(RateLimit.parse(booking), clock)
+        # Read at the first request: embedded mode makes its signing key when it starts.
+        self._site_proof = site_proof
+        self._proof: str | None = None
+
+    def _from_site(self, scope: Scope) -> bool:
+        if self._site_proof is None:
+            return False
+        if self._proof is None:
+            self._proof = self._site_proof()
+        return carries_site_proof(scope, self._proof)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -144,15 +219,17 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         key = client_address(scope)
-        buckets = [self.general]
+        # The web site's own calls are limited per visitor by the site (see the docstring).
+        buckets = [] if self._from_site(scope) else [self.general]
         if is_booking_limited(scope.get("method", "GET"), path):
             buckets.append(self.booking)
         # Check every limit before spending any token, so a refused request costs nothing.
         waits = [(bucket.wait_time(key), bucket) for bucket in buckets]
-        wait, bucket = max(waits, key=lambda w: w[0])
-        if wait > 0:
-            await self._refuse(send, bucket.limit, wait)
-            return
+        if waits:
+            wait, refusing = max(waits, key=lambda w: w[0])
+            if wait > 0:
+                await self._refuse(send, refusing.limit, wait)
+                return
         for bucket in buckets:
             bucket.take(key)
         await self.app(scope, receive, send)

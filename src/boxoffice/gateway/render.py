@@ -25,7 +25,7 @@ from boxoffice.core.headers import (
     SECURITY_HEADERS,
     STRICT_TRANSPORT_SECURITY,
 )
-from boxoffice.core.ratelimit import BOOKING_LIMITED_ROUTES, RateLimit
+from boxoffice.core.ratelimit import BOOKING_LIMITED_ROUTES, RateLimit, site_proof
 from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES, SERVICE_PORTS, Settings
 
 Target = Literal["local", "compose"]
@@ -109,6 +109,10 @@ def render(
         # The web site calls the API here on behalf of its visitors and names each one in
         # X-Forwarded-For; only the site's own network is trusted to say so.
         trusted_proxies=["127.0.0.1"] if local else ["10.0.0.0/8", "172.16.0.0/12"],
+        # Its calls' proof skips the general limit (core/ratelimit.py). Only a local gateway,
+        # rendered at start with the key, has it: a container's config is a committed file
+        # and holds no secret, so there the site's calls count as they always did.
+        site_proof=site_proof(settings.secret_key) if local and settings.secret_key else None,
         errors=GATEWAY_ERRORS,
         bench_ping=bench_ping,
         security_headers_list=[{"name": n, "value": v} for n, v in SECURITY_HEADERS],

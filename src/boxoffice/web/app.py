@@ -11,15 +11,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from boxoffice.core.observability import ObservabilityMiddleware
-from boxoffice.core.ratelimit import client_address
+from boxoffice.core.ratelimit import VisitorLimit, client_address, site_proof
 from boxoffice.core.settings import Settings
 from boxoffice.web.errors import install_page_errors
-from boxoffice.web.gateway import Gateway, visitor_address
+from boxoffice.web.gateway import ApiError, Gateway, visitor_address
 from boxoffice.web.routes import router
 from boxoffice.web.session import SessionMiddleware, SessionSigner, check_csrf
 
@@ -43,11 +43,35 @@ class _RememberVisitor:
             visitor_address.reset(token)
 
 
+# Paths that cost no API call and are no page view: the visitor's limit leaves them alone.
+_FREE_PATHS = ("/static/", "/health")
+
+
+async def spend_visit(request: Request) -> None:
+    """Count a page view, or an in-page action, against the visitor's own limit: the site's API
+    calls do not count against the API's general limit (core/ratelimit.py says why)."""
+    if request.url.path.startswith(_FREE_PATHS):
+        return
+    # Fetches, images and polls made from a page say so (Sec-Fetch-Mode); claiming to be one
+    # only moves a client to the other, also limited, budget.
+    in_page = request.headers.get("sec-fetch-mode", "navigate") != "navigate"
+    visitor = visitor_address.get() or client_address(request.scope)
+    wait = request.app.state.visits.spend(visitor, in_page=in_page)
+    if wait > 0:
+        raise ApiError(
+            429,
+            f"Too many requests in a short time. Wait {max(1, round(wait))} s and try again.",
+            error_type="RateLimitError",
+        )
+
+
 def create_web_app(
     settings: Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
     """The site; `transport` reaches the API in-process (embedded), else `settings.gateway_url`."""
-    gateway = Gateway(settings.gateway_url, transport)
+    gateway = Gateway(
+        settings.gateway_url, transport, proof=lambda: site_proof(settings.signing_key)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -64,9 +88,11 @@ def create_web_app(
         openapi_url=None,
         # Every route of the site: an unsafe request needs the visitor's CSRF token and, when
         # the browser names one, our own origin (session.py).
-        dependencies=[Depends(check_csrf)],
+        # Each visitor's own rate limit comes first.
+        dependencies=[Depends(spend_visit), Depends(check_csrf)],
     )
     app.state.gateway = gateway
+    app.state.visits = VisitorLimit(settings.rate_limit_general)
     app.state.settings = settings
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

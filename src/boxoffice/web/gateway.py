@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 import httpx
+
+from boxoffice.core.ratelimit import SITE_HEADER
 
 # The visitor this request serves: named to the gateway so rate limits stay per visitor.
 visitor_address: ContextVar[str | None] = ContextVar("visitor_address", default=None)
@@ -33,10 +36,21 @@ class ApiError(Exception):
 
 
 class Gateway:
-    """Calls `/api/...` paths; in embedded mode in-process, in distributed mode through NGINX."""
+    """Calls `/api/...` paths; in embedded mode in-process, in distributed mode through NGINX.
 
-    def __init__(self, base_url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    `proof` gives the site's proof (core.ratelimit.site_proof), sent with every call so the
+    API's general limit leaves it to the site's own per-visitor limit; read at the first call
+    (embedded mode makes its signing key when it starts)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        proof: Callable[[], str] | None = None,
+    ) -> None:
         self._client = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=15)
+        self._proof_source = proof
+        self._proof: str | None = None
 
     def use_transport(self, transport: httpx.AsyncBaseTransport) -> None:
         """Point at an in-process app (embedded mode wires this after the root app exists)."""
@@ -52,6 +66,10 @@ class Gateway:
     ) -> Any:
         """The decoded JSON body of a 2xx answer; ApiError for anything else."""
         sent = dict(headers or {})
+        if self._proof_source is not None:
+            if self._proof is None:
+                self._proof = self._proof_source()
+            sent[SITE_HEADER] = self._proof
         address = visitor_address.get()
         if address:
             sent["X-Forwarded-For"] = address
