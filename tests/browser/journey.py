@@ -48,10 +48,32 @@ def pick_seats(page: Page, *codes: str) -> None:
         expect(seat(page, code)).to_have_class(re.compile(r"\bmine\b"))
 
 
-def book(page: Page, base: str, *codes: str) -> str:
-    """Open a showtime, pick `codes`, book them: on the booking page; returns its URL."""
+# Seats from the left end of the last row nobody has touched yet: stories that share one system
+# (the distributed mode's is started once a session) never reach for each other's seats, and a
+# pick from a row's end strands no single seat.
+_FREE_SEATS = """count => {
+  const rows = Array.from(document.querySelectorAll('.seatmap [role=row]')).reverse();
+  for (const row of rows) {
+    const inputs = Array.from(row.querySelectorAll('input[name=seat_ids]'));
+    if (inputs.length >= count && inputs.every(i => i.dataset.status === 'available')) {
+      return inputs.slice(0, count).map(i => i.dataset.seat);
+    }
+  }
+  return [];
+}"""
+
+
+def free_seats(page: Page, count: int) -> list[str]:
+    """`count` seats side by side, in a row where every seat is still free (e.g. ["H1", "H2"])."""
+    codes: list[str] = page.evaluate(_FREE_SEATS, count)
+    assert len(codes) == count, "no untouched row left on this showtime"
+    return codes
+
+
+def book(page: Page, base: str, count: int = 1) -> str:
+    """Open a showtime, pick `count` free seats, book them: on the booking page; its URL."""
     open_a_showtime(page, base)
-    pick_seats(page, *codes)
+    pick_seats(page, *free_seats(page, count))
     page.click("[data-testid=book]")
     expect(page.locator("[data-testid=booking-status]")).to_have_text("pending")
     return page.url

@@ -21,7 +21,7 @@ def log_in(page: Page, user: str, password: str) -> None:
 def test_unread_badge_and_mark_all_read(site: str, browser: Browser):
     page = browser.new_context().new_page()
     sign_up(page, site, "gina")
-    book(page, site, "B2")
+    book(page, site)
     pay(page)
     expect_ticket(page)
 
@@ -123,7 +123,7 @@ def test_a_phone_gets_a_compact_header_and_pages_that_fit(site: str, browser: Br
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = phone.new_page()
     sign_up(page, site, "lou")
-    book(page, site, "G3")
+    book(page, site)
     pay(page)
     expect_ticket(page)
     for path in ("/", "/bookings", "/notifications", "/profile", "/bookings/not-a-real-id"):

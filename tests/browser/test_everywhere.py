@@ -262,4 +262,4 @@ def test_a_visitor_hammering_pages_is_limited_by_the_site(limited_site: LimitedS
     assert refused_at <= limited_site.general * 1.5 + 2, refused_at
     assert refused.status_code == 429
     assert refused.headers["content-type"].startswith("text/html")
-    assert "Too many requests" in refused.text
+    assert "Slow down a little" in refused.text
