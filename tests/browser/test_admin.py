@@ -177,6 +177,8 @@ def test_admin_schedules_a_showtime_a_customer_buys_and_the_sales_page_shows_it(
     form.get_by_label("Price").fill("110000")
     form.get_by_role("button", name="Add showtime").click()
     expect(admin.locator(".notice")).to_contain_text("Showtime added")
+    admin.get_by_label("Day", exact=True).fill(day.isoformat())
+    admin.get_by_role("button", name="Show that day").click()
     row = admin.locator("[data-testid=showtimes] tr", has_text=hall)
     expect(row).to_contain_text("20:15")
     expect(row).to_contain_text("110,000 ₫")
@@ -211,7 +213,7 @@ def test_admin_schedules_a_showtime_a_customer_buys_and_the_sales_page_shows_it(
     admin.get_by_role("button", name="Save").click()
     expect(admin.locator(".error")).to_contain_text("booked")
     # ...and takes it off the listings.
-    admin.goto(f"{any_site}/admin")
+    admin.goto(f"{any_site}/admin?day={day}")
     admin.locator("[data-testid=showtimes] tr", has_text=hall).get_by_role(
         "button", name="Deactivate"
     ).click()

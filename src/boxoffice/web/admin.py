@@ -138,22 +138,29 @@ async def _send(
 # -- the catalog ---------------------------------------------------------------------------
 
 
-async def _catalog(request: Request, who: Visitor) -> dict[str, Any]:
-    api = gateway(request)
-    everything = {"limit": 200, "include_inactive": "true"}
-    return {
-        "movies": await api.call("GET", "/api/movies/movies", params=everything),
-        "theaters": await api.call("GET", "/api/movies/theaters", params=everything),
-        "showtimes": await api.call(
-            "GET", "/api/movies/showtimes", params={**everything, "include_started": "false"}
-        ),
-    }
+class CatalogFilter(BaseModel):
+    """Which showtimes the catalog page lists: one day's, or every upcoming one."""
+
+    day: Day = None
 
 
 @router.get("/admin", response_class=HTMLResponse)
-async def admin_page(request: Request, who: Admin) -> Response:
-    catalog = await _catalog(request, who)
-    return await render(request, "admin.html", user=who.user, section="catalog", **catalog)
+async def admin_page(
+    request: Request, who: Admin, shown: Annotated[CatalogFilter, Query()]
+) -> Response:
+    api = gateway(request)
+    everything: dict[str, Any] = {"limit": 200, "include_inactive": "true"}
+    showtimes = {**everything, **({"date": str(shown.day)} if shown.day else {})}
+    return await render(
+        request,
+        "admin.html",
+        user=who.user,
+        section="catalog",
+        shown=shown,
+        movies=await api.call("GET", "/api/movies/movies", params=everything),
+        theaters=await api.call("GET", "/api/movies/theaters", params=everything),
+        showtimes=await api.call("GET", "/api/movies/showtimes", params=showtimes),
+    )
 
 
 @router.post("/admin/movies")
