@@ -4,9 +4,11 @@ deactivated one leaves the listings but stays readable for the bookings that ref
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from tests.conftest import bearer
 from tests.movie.factories import create_movie, create_showtime, create_theater, future_day
+from tests.movie.test_availability import booking_event, publish_and_wait
 
 
 async def listed(api, path, **params):
@@ -120,3 +122,19 @@ async def test_only_admins_change_theaters_and_showtimes(api, admin, customer, t
             method, path, json={"name": "x"} if method == "PUT" else None, headers=admin
         )
         assert response.status_code == 404, response.text
+
+
+async def test_a_showtime_with_booked_seats_keeps_its_time_but_takes_a_new_price(api, admin):
+    movie = await create_movie(api, admin)
+    theater = await create_theater(api, admin)
+    show = await create_showtime(api, admin, movie, theater)
+    path = f"/api/movies/showtimes/{show['id']}"
+    await publish_and_wait(api, [booking_event("booking.created", uuid.uuid4(), show, 2)])
+
+    moved = await api.put(path, json={"show_time": "21:45"}, headers=admin)
+    assert moved.status_code == 409 and "booked" in moved.json()["detail"]
+    same_time = await api.put(
+        path, json={"show_time": show["show_time"], "price": "150000"}, headers=admin
+    )
+    assert same_time.status_code == 200, same_time.text
+    assert float(same_time.json()["price"]) == 150000
