@@ -265,3 +265,25 @@ def test_logged_out_admin_pages_send_to_the_login_page_and_back(site: str, brows
     page.click("[data-testid=login]")
     expect(page).to_have_url(f"{site}/admin")
     expect(page.locator("h1")).to_have_text("Catalog")
+
+
+def test_the_door_is_warned_of_another_day_and_of_an_ended_show():
+    from boxoffice.web.staff import warnings
+
+    ticket = {"show_date": "2026-12-04", "show_time": "19:30:00"}
+    ticket["show_starts_at"] = "2026-12-04T12:30:00Z"  # 19:30 in Hanoi
+    details = {"timezone": "Asia/Ho_Chi_Minh", "minutes": 120}
+    evening = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)  # 19:00 in Hanoi, that day
+    assert warnings(ticket, details, evening) == []
+    day_before = evening - dt.timedelta(days=1)
+    assert warnings(ticket, details, day_before) == [
+        "This ticket is for Fri 4 Dec 2026 at 19:30, a later day: today is Thu 3 Dec 2026."
+    ]
+    late = dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC)  # 22:00 in Hanoi: it ended at 21:30
+    assert warnings(ticket, details, late) == [
+        "This show has ended: it finished at 21:30, Fri 4 Dec 2026."
+    ]
+    next_day = late + dt.timedelta(days=1)
+    assert len(warnings(ticket, details, next_day)) == 2
+    # without the catalog's word, a show long started is still flagged
+    assert warnings(ticket, {}, next_day) == ["This show started more than four hours ago."]

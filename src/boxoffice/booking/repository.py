@@ -283,4 +283,5 @@ async def paid_bookings_between(
         Booking.confirmed_at >= start,
         Booking.confirmed_at < end,
     )
-    return [PaidBooking(*row) for row in (await session.execute(query)).all()]
+    rows = (await session.execute(query)).all()
+    return [PaidBooking(at, seats, price) for at, seats, price in rows if at is not None]

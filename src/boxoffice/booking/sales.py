@@ -70,18 +70,19 @@ async def daily_sales(
     midnight = dt.time(0, 0)
     start = starts_at(first, midnight, cinema)
     end = starts_at(last + dt.timedelta(days=1), midnight, cinema)
-    totals = {first + dt.timedelta(days=n): [0, 0, Decimal("0.00")] for n in range(days)}
+    totals = {
+        first + dt.timedelta(days=n): DailySalesOut(
+            date=first + dt.timedelta(days=n), bookings=0, seats=0, revenue=Decimal("0.00")
+        )
+        for n in range(days)
+    }
     for paid in await repo.paid_bookings_between(session, start, end):
-        local_day = local_day_of(paid.confirmed_at, cinema)
-        row = totals.get(local_day)
+        row = totals.get(local_day_of(paid.confirmed_at, cinema))
         if row is not None:
-            row[0] += 1
-            row[1] += paid.seats
-            row[2] += paid.revenue
-    return [
-        DailySalesOut(date=day, bookings=int(b), seats=int(s), revenue=Decimal(r))
-        for day, (b, s, r) in totals.items()
-    ]
+            row.bookings += 1
+            row.seats += paid.seats
+            row.revenue += paid.revenue
+    return list(totals.values())
 
 
 def local_day_of(moment: dt.datetime, time_zone: str) -> dt.date:

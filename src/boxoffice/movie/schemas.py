@@ -284,7 +284,9 @@ class ShowtimeUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    show_date: dt.date | None = Field(None, ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))
+    show_date: dt.date | None = Field(
+        default=None, ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31)
+    )
     show_time: dt.time | None = None
     price: Price | None = None
     enforce_seat_rules: bool | None = None
