@@ -314,3 +314,9 @@ async def reactivate(request: Request, who: Admin, kind: Kind, item_id: uuid.UUI
         f"{NAMES[kind]} active again.",
         {"is_active": True},
     )
+
+
+@router.get("/admin/{kind}")
+async def catalog_list(request: Request, who: Admin, kind: Kind) -> Response:
+    """Where a form's address leads when opened (after logging in again, say): the catalog."""
+    return redirect(request, "/admin")
