@@ -287,3 +287,43 @@ def test_the_door_is_warned_of_another_day_and_of_an_ended_show():
     assert len(warnings(ticket, details, next_day)) == 2
     # without the catalog's word, a show long started is still flagged
     assert warnings(ticket, {}, next_day) == ["This show started more than four hours ago."]
+
+
+def test_admin_edits_a_movie_and_a_theater_and_takes_a_movie_off_and_back(
+    site: str, browser: Browser
+):
+    admin = as_admin(browser, site)
+    movies = admin.locator("[data-testid=movies]")
+    movies.locator("tr", has_text="Inside Out 2").get_by_role("link", name="Edit").click()
+    expect(admin.locator("h1")).to_have_text("Edit movie: Inside Out 2")
+    admin.get_by_label("Genre").fill("Family")
+    admin.get_by_label("Minutes").fill("97")
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.locator(".notice")).to_have_text("Saved.")
+    expect(admin.get_by_label("Genre")).to_have_value("Family")
+    # A number the browser would refuse, sent anyway (as a script could): a 400 page.
+    admin.locator("input[name=duration_minutes]").evaluate("input => input.type = 'text'")
+    admin.get_by_label("Minutes").fill("ninety")
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.locator("h1")).to_have_text("That did not work")
+
+    admin.goto(f"{site}/admin")
+    row = admin.locator("[data-testid=theaters] tr").nth(1)
+    row.get_by_role("link", name="Edit").click()
+    admin.get_by_label("Name").fill("Hall of Fame")
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.locator(".notice")).to_have_text("Saved.")
+    admin.get_by_label("Time zone").fill("Asia/Tokyo")  # it has showtimes: refused, explained
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.locator(".error")).to_contain_text("time zone cannot change")
+
+    admin.goto(f"{site}/admin")
+    movie_row = movies.locator("tr", has_text="Inside Out 2")
+    movie_row.get_by_role("button", name="Deactivate").click()
+    expect(admin.locator(".notice")).to_contain_text("Movie deactivated")
+    expect(movie_row).to_contain_text("inactive")
+    titles = [m["title"] for m in httpx.get(f"{site}/api/movies/movies").json()]
+    assert "Inside Out 2" not in titles
+    movie_row.get_by_role("button", name="Reactivate").click()
+    expect(admin.locator(".notice")).to_contain_text("Movie active again")
+    expect(movie_row).not_to_contain_text("inactive")
