@@ -193,6 +193,8 @@ def test_admin_schedules_a_showtime_a_customer_buys_and_the_sales_page_shows_it(
     Customer(any_site).book_and_pay(show, "B2")
 
     admin.goto(f"{any_site}/admin/sales")
+    admin.get_by_label("Showtimes of the day").fill(day.isoformat())
+    admin.get_by_role("button", name="Show them").click()
     admin.locator("[data-testid=sales-showtimes] tr", has_text=hall).get_by_role(
         "link", name=re.compile("^Sales")
     ).click()

@@ -65,16 +65,15 @@ async def sales_page(
     who: Admin,
     start: Annotated[dt.date | None, Query(alias="from")] = None,
     end: Annotated[dt.date | None, Query(alias="to")] = None,
+    show_day: Annotated[dt.date | None, Query(alias="day")] = None,
 ) -> Response:
     dates = SalesRange(start=start, end=end)
     rows = await _daily(request, who, dates)
-    showtimes = await gateway(request).call(
-        "GET",
-        "/api/movies/showtimes",
-        params={"limit": 200, "include_started": "true", "include_inactive": "true"},
-    )
-    # Newest first: the shows an admin asks about are the recent and coming ones.
-    showtimes = sorted(showtimes, key=lambda s: s["starts_at"], reverse=True)
+    # One day's showtimes (started ones too), or every upcoming one.
+    params: dict[str, Any] = {"limit": 200, "include_inactive": "true"}
+    if show_day is not None:
+        params.update(date=str(show_day), include_started="true")
+    showtimes = await gateway(request).call("GET", "/api/movies/showtimes", params=params)
     return await render(
         request,
         "admin/sales.html",
@@ -88,6 +87,7 @@ async def sales_page(
             "revenue": sum(r["revenue"] for r in rows),
         },
         showtimes=showtimes,
+        show_day=show_day,
     )
 
 
