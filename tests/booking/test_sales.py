@@ -122,3 +122,25 @@ async def test_a_deactivated_showtime_sells_no_more_seats(api, make_show, custom
             return response.status_code == 409 and "no longer on sale" in response.text
 
         await eventually(refused)
+
+
+async def test_staff_look_a_ticket_up_by_its_code(api, make_show, customer):
+    show = await make_show(api)
+    alice, bob, staff = customer(), customer(), customer("staff")
+    booking = await book(api, alice, show, "A1")
+    code = booking["booking_code"]
+    path = "/api/bookings/bookings"
+
+    async def lookup(who, **params):
+        response = await api.get(path, params={"booking_code": code, **params}, headers=who.headers)
+        return response
+
+    found = await lookup(staff, scope="all")
+    assert found.status_code == 200 and [b["id"] for b in found.json()] == [booking["id"]]
+    assert (await lookup(staff, scope="all", booking_code=code.lower())).json()[0]["id"] == booking[
+        "id"
+    ]
+    assert [b["id"] for b in (await lookup(alice)).json()] == [booking["id"]]
+    assert (await lookup(bob)).json() == []  # only their own
+    assert (await lookup(bob, scope="all")).status_code == 403
+    assert (await lookup(staff, scope="all", booking_code="BK; DROP")).status_code in (400, 422)

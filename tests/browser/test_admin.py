@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import time
 import uuid
+import zoneinfo
 from typing import Any
 
 import httpx
@@ -132,7 +133,13 @@ def test_staff_checks_a_ticket_in_twice_and_the_second_scan_says_it_was_used(
     door.goto(f"{any_site}/check-in")
     check_in(door, ticket["booking_code"].lower())  # codes are read as typed
     outcome = door.locator("[data-testid=checkin-outcome]")
-    expect(outcome.locator(".verdict")).to_contain_text("Checked in")
+    today = dt.datetime.now(zoneinfo.ZoneInfo(show["timezone"])).date().isoformat()
+    if show["show_date"] != today:
+        # A ticket for another day: shown with the warning, checked in only when staff confirm.
+        expect(outcome.locator(".verdict")).to_have_text("Check this ticket")
+        expect(outcome.locator(".checkin-warning")).to_contain_text("a later day")
+        door.click("[data-testid=check-in-anyway]")
+    expect(outcome.locator(".verdict")).to_have_text("Checked in")
     expect(door.locator("[data-testid=checkin-movie]")).to_have_text(show["movie_title"])
     expect(door.locator("[data-testid=checkin-hall]")).to_contain_text(show["theater_name"])
     expect(door.locator("[data-testid=checkin-seats]")).to_have_text("D5")
@@ -150,6 +157,22 @@ def test_staff_checks_a_ticket_in_twice_and_the_second_scan_says_it_was_used(
 
     check_in(door, "BKNOSUCH99")
     expect(outcome.locator(".verdict")).to_have_text("Not checked in")
+
+    # A ticket for a show two days from now: the door is warned, and decides.
+    later_day = dt.date.fromisoformat(today) + dt.timedelta(days=2)
+    later = Customer(any_site).book_and_pay(
+        first_showtime(any_site, date=later_day.isoformat()), "D6"
+    )
+    check_in(door, later["booking_code"])
+    expect(outcome.locator(".verdict")).to_have_text("Check this ticket")
+    expect(outcome.locator(".checkin-warning")).to_contain_text(
+        f"This ticket is for {later_day:%a} {later_day.day} {later_day:%b %Y}"
+    )
+    check_in(door, later["booking_code"])  # not checked in yet: asked again
+    expect(outcome.locator(".verdict")).to_have_text("Check this ticket")
+    door.click("[data-testid=check-in-anyway]")
+    expect(outcome.locator(".verdict")).to_have_text("Checked in")
+    expect(outcome.locator(".checkin-warning")).to_contain_text("a later day")
 
 
 def test_admin_schedules_a_showtime_a_customer_buys_and_the_sales_page_shows_it(

@@ -103,6 +103,8 @@ RULES: dict[str, str] = {
     "GET /api/bookings/bookings":                          "401 ok  own own own",
     "GET /api/bookings/bookings?user_id={owner_id}":       "401 ok  403 ok  ok",
     "GET /api/bookings/bookings?scope=all":                "401 403 403 ok  ok",
+    "GET /api/bookings/bookings?booking_code={booking_code}": "401 ok  own own own",
+    "GET /api/bookings/bookings?scope=all&booking_code={booking_code}": "401 403 403 ok  ok",
     "POST /api/bookings/bookings/check-in":                "401 403 403 ok  ok",
     "GET /api/bookings/bookings/{booking_id}":             "401 ok  404 ok  ok",
     "POST /api/bookings/bookings/{booking_id}/cancel":     "401 ok  404 403 403",

@@ -75,6 +75,7 @@ async def list_bookings(
     showtime_id: uuid.UUID | None,
     limit: int,
     offset: int,
+    booking_code: str | None = None,
 ) -> Sequence[Booking]:
     """Bookings newest first, of one user (or everyone's when `user_id` is None)."""
     query = sa.select(Booking).options(selectinload(Booking.seats))
@@ -82,6 +83,8 @@ async def list_bookings(
         query = query.where(Booking.user_id == user_id)
     if showtime_id is not None:
         query = query.where(Booking.showtime_id == showtime_id)
+    if booking_code is not None:
+        query = query.where(Booking.booking_code == booking_code)
     query = query.order_by(Booking.created_at.desc(), Booking.id).limit(limit).offset(offset)
     return (await session.execute(query)).scalars().all()
 

@@ -92,6 +92,13 @@ async def list_bookings(
     user_id: uuid.UUID | None = None,
     showtime_id: uuid.UUID | None = None,
     scope: Literal["mine", "all"] = "mine",
+    booking_code: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9]{1,20}$",
+            description="Only the booking with this code (staff at the door look a ticket up)",
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[BookingOut]:
@@ -100,6 +107,7 @@ async def list_bookings(
         user,
         user_id=user_id,
         showtime_id=showtime_id,
+        booking_code=booking_code.upper() if booking_code else None,
         everyone=scope == "all",
         limit=limit,
         offset=offset,

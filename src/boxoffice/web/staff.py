@@ -1,8 +1,9 @@
 """Staff at the door: checking tickets in.
 
 The page shows what the door must see of the ticket (movie, day and time by the theater's clock,
-hall, seats) and warns, loudly, when it is for another day or a show that has ended; a ticket
-used before says when. Only staff and admins see it (access.py); booking checks again.
+hall, seats). A ticket for another day or a show that has ended is shown with loud warnings
+and checked in only when staff confirm; a ticket used before says when. Only staff and admins
+see it (access.py); booking checks again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ router = APIRouter(include_in_schema=False)
 class CheckInForm(BaseModel):
     # Booking checks the code's shape (letters and digits); this only bounds it.
     booking_code: str = Field(min_length=1, max_length=40)
+    # Sent by "Check in anyway", once staff have read the ticket's warnings.
+    confirm: bool = False
 
     @field_validator("booking_code")
     @classmethod
@@ -74,18 +77,23 @@ async def _answer(
     who: Visitor,
     booking: dict[str, Any] | None = None,
     *,
+    verdict: str = "",
     used_at: str | None = None,
     error: str | None = None,
     code: str = "",
 ) -> Response:
+    """The page, with what happened to the ticket: `verdict` is checked_in, used (before),
+    confirm (it has warnings: staff decide), or empty (nothing done)."""
     details = await _show_details(request, booking) if booking else {}
+    found = warnings(booking, details, dt.datetime.now(dt.UTC)) if booking else []
     return await render(
         request,
         "checkin.html",
         user=who.user,
         result=booking,
+        verdict=verdict,
         used_at=used_at,
-        warnings=warnings(booking, details, dt.datetime.now(dt.UTC)) if booking else [],
+        warnings=found,
         time_zone=details.get("timezone"),
         failure=error,
         code=code,
@@ -97,33 +105,46 @@ async def check_in_page(request: Request, who: Staff) -> Response:
     return await _answer(request, who)
 
 
+NOT_A_CODE = "That is not a booking code: codes are letters and digits, like BK7Q2M9XA."
+
+
 @router.post("/check-in", response_class=HTMLResponse)
 async def check_in(request: Request, who: Staff, form: Annotated[CheckInForm, Form()]) -> Response:
+    """Look the ticket up first: one used before says when; one for another day or an ended
+    show is shown with its warnings and checked in only when staff confirm."""
     api = gateway(request)
+    code = form.booking_code
+    try:
+        found = await api.call(
+            "GET",
+            "/api/bookings/bookings",
+            who.token,
+            params={"scope": "all", "booking_code": code, "limit": 1},
+        )
+    except ApiError as exc:
+        if exc.status_code in (401, 403) or exc.status_code >= 500:
+            raise
+        return await _answer(request, who, error=NOT_A_CODE, code=code)
+    if not found:
+        return await _answer(request, who, error=f"No booking has the code {code}.", code=code)
+    booking = found[0]
+    if booking.get("checked_in_at"):
+        return await _answer(
+            request, who, booking, verdict="used", used_at=booking["checked_in_at"]
+        )
+    if booking.get("status") == "confirmed" and not form.confirm:
+        details = await _show_details(request, booking)
+        if warnings(booking, details, dt.datetime.now(dt.UTC)):
+            return await _answer(request, who, booking, verdict="confirm", code=code)
     try:
         booking = await api.call(
-            "POST",
-            "/api/bookings/bookings/check-in",
-            who.token,
-            json={"booking_code": form.booking_code},
+            "POST", "/api/bookings/bookings/check-in", who.token, json={"booking_code": code}
         )
     except ApiError as exc:
         if exc.status_code in (401, 403) or exc.status_code >= 500:
             raise
         used_at = exc.body.get("checked_in_at")
-        booking_id = exc.body.get("booking_id")
-        if exc.status_code == 409 and used_at and booking_id:
-            # Used before: show the ticket again, with when.
-            try:
-                used = await api.call("GET", f"/api/bookings/bookings/{booking_id}", who.token)
-            except ApiError:
-                used = None
-            return await _answer(
-                request, who, used, used_at=str(used_at), error=exc.detail, code=form.booking_code
-            )
-        if exc.status_code == 400:
-            message = "That is not a booking code: codes are letters and digits, like BK7Q2M9XA."
-        else:
-            message = exc.detail
-        return await _answer(request, who, error=message, code=form.booking_code)
-    return await _answer(request, who, booking)
+        if exc.status_code == 409 and used_at:  # checked in at another door just now
+            return await _answer(request, who, booking, verdict="used", used_at=str(used_at))
+        return await _answer(request, who, booking, error=exc.detail, code=code)
+    return await _answer(request, who, booking, verdict="checked_in")
