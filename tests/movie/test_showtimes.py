@@ -36,6 +36,7 @@ async def test_a_showtime_takes_its_capacity_from_the_theater(api, admin):
         # 19:30 in Hanoi (the default zone, UTC+7) is 12:30 UTC.
         "timezone": "Asia/Ho_Chi_Minh",
         "starts_at": f"{day}T12:30:00Z",
+        "is_active": True,
     }
     fetched = await api.get(f"/api/movies/showtimes/{showtime['id']}")
     assert fetched.status_code == 200

@@ -86,10 +86,14 @@ RULES: dict[str, str] = {
     "GET /api/movies/theaters":                            "ok  ok  ok  ok  ok",
     "POST /api/movies/theaters":                           "401 403 403 403 ok",
     "GET /api/movies/theaters/{theater_id}":               "ok  ok  ok  ok  ok",
+    "PUT /api/movies/theaters/{theater_id}":               "401 403 403 403 ok",
+    "DELETE /api/movies/theaters/{theater_id}":            "401 403 403 403 ok",
     "GET /api/movies/seats/{theater_id}":                  "ok  ok  ok  ok  ok",
     "GET /api/movies/showtimes":                           "ok  ok  ok  ok  ok",
     "POST /api/movies/showtimes":                          "401 403 403 403 ok",
     "GET /api/movies/showtimes/{showtime_id}":             "ok  ok  ok  ok  ok",
+    "PUT /api/movies/showtimes/{showtime_id}":             "401 403 403 403 ok",
+    "DELETE /api/movies/showtimes/{showtime_id}":          "401 403 403 403 ok",
     "GET /api/movies/showtimes/{showtime_id}/available-seats": "own ok  own own own",
     # booking: a booking is its owner's; staff read (and check in) any, only the owner cancels
     "GET /api/bookings/health":                            "ok  ok  ok  ok  ok",
@@ -99,6 +103,8 @@ RULES: dict[str, str] = {
     "GET /api/bookings/bookings":                          "401 ok  own own own",
     "GET /api/bookings/bookings?user_id={owner_id}":       "401 ok  403 ok  ok",
     "GET /api/bookings/bookings?scope=all":                "401 403 403 ok  ok",
+    "GET /api/bookings/bookings?booking_code={booking_code}": "401 ok  own own own",
+    "GET /api/bookings/bookings?scope=all&booking_code={booking_code}": "401 403 403 ok  ok",
     "POST /api/bookings/bookings/check-in":                "401 403 403 ok  ok",
     "GET /api/bookings/bookings/{booking_id}":             "401 ok  404 ok  ok",
     "POST /api/bookings/bookings/{booking_id}/cancel":     "401 ok  404 403 403",
@@ -108,6 +114,9 @@ RULES: dict[str, str] = {
     "GET /api/bookings/showtimes/{showtime_id}/seat-status": "own ok  own own own",
     "GET /api/bookings/showtimes/{showtime_id}/seat-events": "own ok  own own own",
     "GET /api/bookings/showtimes/{showtime_id}/best-seats": "own ok  own own own",
+    # booking's sales reports are the admin's alone
+    "GET /api/bookings/showtimes/{showtime_id}/sales":     "401 403 403 403 ok",
+    "GET /api/bookings/sales/daily?from=2026-01-01&to=2026-12-31": "401 403 403 403 ok",
     # payment: a payment is its owner's; admins see and refund any; nobody pays another's booking
     "GET /api/payments/health":                            "ok  ok  ok  ok  ok",
     "GET /api/payments/health/ready":                      "ok  ok  ok  ok  ok",
@@ -159,6 +168,8 @@ BODIES: dict[str, Any] = {
     },
     "POST /api/movies/movies": {"title": "{new_username}", "duration_minutes": 95},
     "PUT /api/movies/movies/{movie_id}": {"description": "Seen by the authorization matrix"},
+    "PUT /api/movies/theaters/{theater_id}": {"location": "3 Matrix St"},
+    "PUT /api/movies/showtimes/{showtime_id}": {"price": "90000.00"},
     "POST /api/movies/theaters": {
         "name": "{new_username}",
         "location": "2 Side St",
@@ -202,6 +213,8 @@ FRESH: dict[str, tuple[str, ...]] = {
     "POST /api/auth/users/{user_id}/deactivate": ("target_user",),
     "POST /api/auth/users/{user_id}/reactivate": ("target_user",),
     "DELETE /api/movies/movies/{movie_id}": ("movie",),
+    "DELETE /api/movies/theaters/{theater_id}": ("theater",),
+    "DELETE /api/movies/showtimes/{showtime_id}": ("showtime",),
     "POST /api/bookings/book": ("seat",),
     "POST /api/bookings/seats/hold": ("seat",),
     "POST /api/bookings/seats/release": ("held_seat",),
@@ -405,6 +418,27 @@ class World:
         )
         assert response.status_code == 201, response.text
         return {"movie_id": response.json()["id"]}
+
+    async def fresh_theater(self) -> dict[str, str]:
+        response = await self.api.post(
+            "/api/movies/theaters",
+            json={"name": "Short-lived", "location": "4 Side St", "city": "Hanoi", "rows": 1,
+                  "seats_per_row": 2},
+            headers=self.as_("admin"),
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        return {"theater_id": response.json()["id"]}
+
+    async def fresh_showtime(self) -> dict[str, str]:
+        day = dt.date.today() + dt.timedelta(days=2 + self.next_day())
+        response = await self.api.post(
+            "/api/movies/showtimes",
+            json={"movie_id": self.ids["movie_id"], "theater_id": self.ids["theater_id"],
+                  "show_date": day.isoformat(), "show_time": "10:00", "price": "50000.00"},
+            headers=self.as_("admin"),
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        return {"showtime_id": response.json()["id"]}
 
     async def fresh_seat(self) -> dict[str, str]:
         return {"seat_id": self.next_seat()}

@@ -58,6 +58,9 @@ class ShowtimeInfo(BaseModel):
     # neither: the show is then read in the THEATER_TIMEZONE setting, as all theaters were).
     timezone: str | None = None
     starts_at: dt.datetime | None = None
+    # Older movie services sent neither: every showtime was on sale, capacity unknown.
+    is_active: bool = True
+    total_seats: int | None = None
 
     def start(self, default_zone: str) -> dt.datetime:
         """When the show starts (UTC)."""

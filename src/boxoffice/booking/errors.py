@@ -69,6 +69,17 @@ class ShowtimeStarted(Conflict):
     default_detail = "This showtime has already started"
 
 
+class ShowtimeNotOnSale(Conflict):
+    """The showtime was deactivated by an admin: its seats are no longer sold."""
+
+    error_type = "ShowtimeNotOnSale"
+    default_detail = "This showtime is no longer on sale"
+
+
+class SalesRangeInvalid(ValidationFailed):
+    """The sales report's dates are backwards or span too many days."""
+
+
 class BookingNotCancellable(Conflict):
     """The booking is already cancelled, expired or checked in."""
 

@@ -307,7 +307,14 @@ class Lifecycle:
             raise BookingNotFound(f"No booking with code {code}")
         if booking.checked_in_at is not None:
             used = f"{booking.checked_in_at:%Y-%m-%d %H:%M} UTC"
-            raise CheckInRefused(f"This ticket was already checked in at {used}")
+            # The door's page says when, and shows the ticket again (its id to read it by).
+            raise CheckInRefused(
+                f"This ticket was already checked in at {used}",
+                extra={
+                    "booking_id": str(booking.id),
+                    "checked_in_at": booking.checked_in_at.isoformat(),
+                },
+            )
         now = utcnow()
         status = booking.effective_status(now)
         if status != CONFIRMED:

@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from boxoffice.booking.models import LIVE_STATUSES, PENDING, Booking, BookingSeat
+from boxoffice.booking.models import (
+    CONFIRMED,
+    LIVE_STATUSES,
+    PAID,
+    PENDING,
+    Booking,
+    BookingSeat,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ async def list_bookings(
     showtime_id: uuid.UUID | None,
     limit: int,
     offset: int,
+    booking_code: str | None = None,
 ) -> Sequence[Booking]:
     """Bookings newest first, of one user (or everyone's when `user_id` is None)."""
     query = sa.select(Booking).options(selectinload(Booking.seats))
@@ -74,6 +83,8 @@ async def list_bookings(
         query = query.where(Booking.user_id == user_id)
     if showtime_id is not None:
         query = query.where(Booking.showtime_id == showtime_id)
+    if booking_code is not None:
+        query = query.where(Booking.booking_code == booking_code)
     query = query.order_by(Booking.created_at.desc(), Booking.id).limit(limit).offset(offset)
     return (await session.execute(query)).scalars().all()
 
@@ -215,3 +226,65 @@ async def overdue_booking_ids(
         .limit(limit)
     )
     return result.scalars().all()
+
+
+# Sales (the admin's reports, sales.py)
+
+
+@dataclass(frozen=True, slots=True)
+class SeatTypeSales:
+    seat_type: str
+    seats: int
+    revenue: Decimal
+
+
+async def paid_seats_by_type(session: AsyncSession, showtime_id: uuid.UUID) -> list[SeatTypeSales]:
+    """Seats of the showtime's confirmed, paid bookings, and what they cost, by seat type."""
+    query = (
+        sa.select(
+            BookingSeat.seat_type,
+            sa.func.count(BookingSeat.id),
+            sa.func.coalesce(sa.func.sum(BookingSeat.price), 0),
+        )
+        .join(Booking, Booking.id == BookingSeat.booking_id)
+        .where(
+            Booking.showtime_id == showtime_id,
+            Booking.status == CONFIRMED,
+            Booking.payment_status == PAID,
+        )
+        .group_by(BookingSeat.seat_type)
+        .order_by(BookingSeat.seat_type)
+    )
+    rows = (await session.execute(query)).all()
+    return [SeatTypeSales(r[0], int(r[1]), Decimal(str(r[2]))) for r in rows]
+
+
+async def awaiting_payment_seats(
+    session: AsyncSession, showtime_id: uuid.UUID, now: dt.datetime
+) -> int:
+    """Seats of the showtime's pending bookings not yet past their expiry."""
+    query = sa.select(sa.func.coalesce(sa.func.sum(Booking.total_seats), 0)).where(
+        Booking.showtime_id == showtime_id, Booking.status == PENDING, Booking.expires_at > now
+    )
+    return int(await session.scalar(query) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PaidBooking:
+    confirmed_at: dt.datetime
+    seats: int
+    revenue: Decimal
+
+
+async def paid_bookings_between(
+    session: AsyncSession, start: dt.datetime, end: dt.datetime
+) -> list[PaidBooking]:
+    """Confirmed, paid bookings whose payment confirmed them in [start, end)."""
+    query = sa.select(Booking.confirmed_at, Booking.total_seats, Booking.total_price).where(
+        Booking.status == CONFIRMED,
+        Booking.payment_status == PAID,
+        Booking.confirmed_at >= start,
+        Booking.confirmed_at < end,
+    )
+    rows = (await session.execute(query)).all()
+    return [PaidBooking(at, seats, price) for at, seats, price in rows if at is not None]

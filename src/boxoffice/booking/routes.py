@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 
-from boxoffice.booking import live
+from boxoffice.booking import live, sales
 from boxoffice.booking.errors import (
     BookingNotCancellable,
     BookingNotFound,
     CheckInRefused,
     NotBookingOwner,
     RefundRefused,
+    SalesRangeInvalid,
     SeatsUnavailable,
     ShowtimeNotFound,
 )
@@ -25,18 +27,20 @@ from boxoffice.booking.schemas import (
     BestSeatsOut,
     BookingOut,
     CheckInRequest,
+    DailySalesOut,
     HoldOut,
     RefundApprovalOut,
     RefundApprovalRequest,
     ReleaseOut,
     SeatSelection,
     SeatStatusOut,
+    ShowtimeSalesOut,
     SuggestedSeat,
 )
 from boxoffice.booking.seats import SeatService, catalog_of
 from boxoffice.booking.service import BookingService
 from boxoffice.core.app import Context, DbSession
-from boxoffice.core.auth import CurrentUser, OptionalUser, StaffUser
+from boxoffice.core.auth import AdminUser, CurrentUser, OptionalUser, StaffUser
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import (
     NotAuthenticated,
@@ -88,6 +92,13 @@ async def list_bookings(
     user_id: uuid.UUID | None = None,
     showtime_id: uuid.UUID | None = None,
     scope: Literal["mine", "all"] = "mine",
+    booking_code: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9]{1,20}$",
+            description="Only the booking with this code (staff at the door look a ticket up)",
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[BookingOut]:
@@ -96,6 +107,7 @@ async def list_bookings(
         user,
         user_id=user_id,
         showtime_id=showtime_id,
+        booking_code=booking_code.upper() if booking_code else None,
         everyone=scope == "all",
         limit=limit,
         offset=offset,
@@ -110,7 +122,10 @@ async def list_bookings(
     responses=responses(NotAuthenticated, PermissionDenied, BookingNotFound, CheckInRefused),
 )
 async def check_in(body: CheckInRequest, _: StaffUser, lifecycle: Lifecycles) -> BookingOut:
-    """Staff at the door: mark a confirmed ticket used (409 if used already or unpaid)."""
+    """Staff at the door: mark a confirmed ticket used (409 if used already or unpaid; a ticket
+    used already names its `booking_id` and `checked_in_at` beside the error). The answer is
+    the booking, with what the door checks: show_date and show_time (the theater's wall
+    clock), show_starts_at (UTC), theater_name and the seats."""
     return BookingOut.of(await lifecycle.check_in(body.booking_code), utcnow())
 
 
@@ -243,3 +258,39 @@ async def suggest_seats(
         seat_ids=[s.id for s in best],
         seats=[SuggestedSeat.model_validate(s.model_dump()) for s in best],
     )
+
+
+@router.get(
+    "/showtimes/{showtime_id}/sales",
+    response_model=ShowtimeSalesOut,
+    responses=responses(NotAuthenticated, PermissionDenied, ShowtimeNotFound, ServiceUnavailable),
+    tags=["sales"],
+)
+async def showtime_sales(
+    showtime_id: uuid.UUID, _: AdminUser, session: DbSession, ctx: Context
+) -> ShowtimeSalesOut:
+    """What a showtime sold (admin): `sold` counts the seats of confirmed, paid bookings
+    (checked-in ones too; refunded, cancelled and expired ones not), `held` the seats of
+    pending bookings awaiting payment; `occupancy` is sold / capacity; revenue is what the sold
+    seats were paid, by seat type and in total."""
+    return await sales.showtime_sales(session, ctx, showtime_id)
+
+
+@router.get(
+    "/sales/daily",
+    response_model=list[DailySalesOut],
+    responses=responses(NotAuthenticated, PermissionDenied, SalesRangeInvalid),
+    tags=["sales"],
+)
+async def daily_sales(
+    _: AdminUser,
+    session: DbSession,
+    ctx: Context,
+    first: Annotated[dt.date, Query(alias="from", description="First day, YYYY-MM-DD")],
+    last: Annotated[dt.date, Query(alias="to", description="Last day (included)")],
+) -> list[DailySalesOut]:
+    """Sales day by day (admin), one row for every day from `from` to `to` (both included, at
+    most 366 days; a backward or longer range is a 400): the confirmed, paid bookings whose
+    payment came that day in the cinema's time zone (THEATER_TIMEZONE), their seats and
+    revenue."""
+    return await sales.daily_sales(session, ctx, first, last)

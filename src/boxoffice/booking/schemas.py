@@ -187,3 +187,32 @@ class RefundApprovalOut(BaseModel):
     payment_id: uuid.UUID
     approved: bool = True
     ticket_withdrawn: bool
+
+
+class SeatTypeSalesOut(BaseModel):
+    seat_type: str
+    seats: int
+    revenue: MoneyOut
+
+
+class ShowtimeSalesOut(BaseModel):
+    """What a showtime has sold (admin). `sold`: seats of confirmed, paid bookings (checked-in
+    ones included; refunded, cancelled and expired ones not); `held`: seats of pending
+    bookings awaiting payment, not yet expired; revenue: what the sold seats were paid."""
+
+    showtime_id: uuid.UUID
+    capacity: int | None = Field(description="The showtime's seats, when the catalog says")
+    sold: int
+    held: int
+    occupancy: float | None = Field(description="sold / capacity, 0–1 (None without capacity)")
+    revenue_by_seat_type: list[SeatTypeSalesOut]
+    revenue_total: MoneyOut
+
+
+class DailySalesOut(BaseModel):
+    """One day of sales (admin): the confirmed, paid bookings whose payment came that day."""
+
+    date: dt.date
+    bookings: int
+    seats: int
+    revenue: MoneyOut

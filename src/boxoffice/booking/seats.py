@@ -21,6 +21,7 @@ from boxoffice.booking import repository as repo
 from boxoffice.booking.catalog import CatalogClient, Layout, SeatInfo, ShowtimeInfo
 from boxoffice.booking.errors import (
     SeatsUnavailable,
+    ShowtimeNotOnSale,
     ShowtimeStarted,
     TooManySeats,
     UnpaidSeatsCapReached,
@@ -136,6 +137,8 @@ class SeatService:
         showtime = await self.catalog.showtime(body.showtime_id)
         if showtime.start(self.settings.theater_timezone) <= utcnow():
             raise ShowtimeStarted()
+        if not showtime.is_active:
+            raise ShowtimeNotOnSale()
         layout = await self.catalog.layout(showtime.theater_id)
         return showtime, layout, layout.pick(body.seat_ids)
 

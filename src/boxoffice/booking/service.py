@@ -223,6 +223,7 @@ class BookingService:
         everyone: bool,
         limit: int,
         offset: int,
+        booking_code: str | None = None,
     ) -> list[Booking]:
         """The caller's bookings; staff may list another user's, or everyone's."""
         if (everyone or (user_id and user_id != user.user_id)) and not user.is_staff:
@@ -230,6 +231,11 @@ class BookingService:
         owner = None if everyone and user_id is None else (user_id or user.user_id)
         return list(
             await repo.list_bookings(
-                self.session, user_id=owner, showtime_id=showtime_id, limit=limit, offset=offset
+                self.session,
+                user_id=owner,
+                showtime_id=showtime_id,
+                booking_code=booking_code,
+                limit=limit,
+                offset=offset,
             )
         )

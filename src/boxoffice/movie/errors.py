@@ -44,3 +44,21 @@ class SeatStatusUnavailable(ServiceUnavailable):
     """The booking service could not say which seats are taken."""
 
     default_detail = "Seat availability is unavailable right now"
+
+
+class TheaterNotActive(Conflict):
+    """The theater is deactivated, so no new showtimes can be scheduled in it."""
+
+    default_detail = "Theater is not active"
+
+
+class TheaterInUse(Conflict):
+    """The change would alter showtimes already scheduled in the theater."""
+
+    default_detail = "The theater has showtimes; its time zone cannot change"
+
+
+class ShowtimeHasBookings(Conflict):
+    """Seats of the showtime are booked, so its date and time can no longer move."""
+
+    default_detail = "Seats of this showtime are booked; its date and time cannot change"

@@ -55,6 +55,8 @@ class Theater(Base):
     total_seats: Mapped[int] = mapped_column(sa.Integer)
     # IANA name; the theater's show times are wall-clock times in it (docs/showtimes.md).
     timezone: Mapped[str] = mapped_column(sa.String(64))
+    # Deactivated rather than deleted: its showtimes and bookings still refer to it.
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     seats: Mapped[list[Seat]] = relationship(lazy="raise", back_populates="theater")
@@ -102,6 +104,9 @@ class Showtime(Base):
     price: Mapped[Decimal] = mapped_column(Money)
     total_seats: Mapped[int] = mapped_column(sa.Integer)
     enforce_seat_rules: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Deactivated rather than deleted: listings leave it out and booking sells no more seats
+    # of it, while its bookings keep what they refer to.
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

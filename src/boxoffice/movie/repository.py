@@ -52,9 +52,17 @@ def _same_text(column: Any, value: str) -> Any:
 
 
 async def list_active_movies(
-    session: AsyncSession, *, q: str | None, genre: str | None, language: str | None, page: Page
+    session: AsyncSession,
+    *,
+    q: str | None,
+    genre: str | None,
+    language: str | None,
+    page: Page,
+    include_inactive: bool = False,
 ) -> Sequence[Movie]:
-    query = sa.select(Movie).where(Movie.is_active.is_(True))
+    query = sa.select(Movie)
+    if not include_inactive:
+        query = query.where(Movie.is_active.is_(True))
     if q:
         query = query.where(
             sa.or_(
@@ -79,9 +87,11 @@ async def get_movie(session: AsyncSession, movie_id: uuid.UUID) -> Movie | None:
 
 
 async def list_theaters(
-    session: AsyncSession, *, city: str | None, page: Page
+    session: AsyncSession, *, city: str | None, page: Page, include_inactive: bool = False
 ) -> Sequence[Theater]:
     query = sa.select(Theater)
+    if not include_inactive:
+        query = query.where(Theater.is_active.is_(True))
     if city:
         query = query.where(_same_text(Theater.city, city))
     query = query.order_by(Theater.city, Theater.name, Theater.id)
@@ -136,10 +146,16 @@ async def list_showtimes(
     city: str | None,
     starting_after: dt.datetime | None,
     page: Page,
+    include_inactive: bool = False,
 ) -> list[ShowtimeRow]:
-    """Showtimes of active movies by local date and time; with `starting_after`, only those
-    that start later than that instant."""
-    query = _showtime_rows().where(Movie.is_active.is_(True))
+    """Active showtimes of active movies in active theaters by local date and time (all of
+    them with `include_inactive`); with `starting_after`, only those that start later than
+    that instant."""
+    query = _showtime_rows()
+    if not include_inactive:
+        query = query.where(
+            Movie.is_active.is_(True), Theater.is_active.is_(True), Showtime.is_active.is_(True)
+        )
     if starting_after is not None:
         query = query.where(Showtime.starts_at > starting_after)
     if movie_id:
@@ -158,6 +174,23 @@ async def list_showtimes(
 async def get_showtime_row(session: AsyncSession, showtime_id: uuid.UUID) -> ShowtimeRow | None:
     row = (await session.execute(_showtime_rows().where(Showtime.id == showtime_id))).first()
     return ShowtimeRow(*row) if row else None
+
+
+async def get_showtime(session: AsyncSession, showtime_id: uuid.UUID) -> Showtime | None:
+    return await session.get(Showtime, showtime_id)
+
+
+async def has_showtimes(session: AsyncSession, theater_id: uuid.UUID) -> bool:
+    query = sa.select(Showtime.id).where(Showtime.theater_id == theater_id).limit(1)
+    return (await session.scalar(query)) is not None
+
+
+async def booked_seats(session: AsyncSession, showtime_id: uuid.UUID) -> int:
+    """Seats the booking ledger says live bookings of the showtime hold."""
+    query = sa.select(sa.func.coalesce(sa.func.sum(ShowtimeBooking.seats), 0)).where(
+        ShowtimeBooking.showtime_id == showtime_id, ShowtimeBooking.released.is_(False)
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def lock_theater_schedule(session: AsyncSession, theater_id: uuid.UUID) -> None:

@@ -18,10 +18,14 @@ from boxoffice.movie import seatmap
 from boxoffice.movie.cache import CatalogCache, PendingInvalidations
 from boxoffice.movie.errors import (
     MovieNotFound,
+    MovieNotShowing,
     SeatStatusUnavailable,
+    ShowtimeHasBookings,
     ShowtimeInPast,
     ShowtimeNotFound,
     ShowtimeOverlaps,
+    TheaterInUse,
+    TheaterNotActive,
     TheaterNotFound,
 )
 from boxoffice.movie.repository import Page
@@ -33,8 +37,10 @@ from boxoffice.movie.schemas import (
     SeatOut,
     ShowtimeCreate,
     ShowtimeOut,
+    ShowtimeUpdate,
     TheaterCreate,
     TheaterOut,
+    TheaterUpdate,
     storable,
 )
 from boxoffice.movie.service import MovieCatalog, ShowtimeFilters
@@ -43,6 +49,10 @@ router = APIRouter()
 
 ADMIN_ERRORS = (NotAuthenticated, PermissionDenied)
 SearchText = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(storable)]
+# The admin's catalog lists what is deactivated too; nothing in it is secret.
+IncludeInactive = Annotated[
+    bool, Query(description="Also list what is deactivated (the admin's catalog)")
+]
 
 
 async def _pending_invalidations(ctx: Context) -> AsyncIterator[PendingInvalidations]:
@@ -93,9 +103,14 @@ async def list_movies(
     ] = None,
     genre: Annotated[SearchText | None, Query(max_length=100)] = None,
     language: Annotated[SearchText | None, Query(max_length=50)] = None,
+    include_inactive: IncludeInactive = False,
 ) -> Response:
     """Movies now showing, filtered (case-insensitively) and paged."""
-    return _json(await catalog.movies(q=q, genre=genre, language=language, page=page))
+    return _json(
+        await catalog.movies(
+            q=q, genre=genre, language=language, page=page, include_inactive=include_inactive
+        )
+    )
 
 
 @router.get(
@@ -155,9 +170,10 @@ async def list_theaters(
     catalog: Catalog,
     page: Paging,
     city: Annotated[SearchText | None, Query(max_length=100)] = None,
+    include_inactive: IncludeInactive = False,
 ) -> Response:
-    """Theaters, optionally of one city."""
-    return _json(await catalog.theaters(city=city, page=page))
+    """Active theaters, optionally of one city."""
+    return _json(await catalog.theaters(city=city, page=page, include_inactive=include_inactive))
 
 
 @router.get(
@@ -181,6 +197,33 @@ async def get_theater(theater_id: uuid.UUID, catalog: Catalog) -> Response:
 async def create_theater(body: TheaterCreate, catalog: Catalog, _: AdminUser) -> TheaterOut:
     """Add a theater and create its seats from the layout (admin)."""
     return await catalog.create_theater(body)
+
+
+@router.put(
+    "/theaters/{theater_id}",
+    response_model=TheaterOut,
+    responses=responses(*ADMIN_ERRORS, TheaterNotFound, TheaterInUse),
+    tags=["theaters"],
+)
+async def update_theater(
+    theater_id: uuid.UUID, body: TheaterUpdate, catalog: Catalog, _: AdminUser
+) -> TheaterOut:
+    """Change a theater's name, address, city or active flag (admin); its time zone only while
+    it has no showtimes (409). The seat layout never changes."""
+    return await catalog.update_theater(theater_id, body)
+
+
+@router.delete(
+    "/theaters/{theater_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=responses(*ADMIN_ERRORS, TheaterNotFound),
+    tags=["theaters"],
+)
+async def deactivate_theater(theater_id: uuid.UUID, catalog: Catalog, _: AdminUser) -> Response:
+    """Take a theater and its showtimes off the listings (admin); kept for their bookings."""
+    await catalog.deactivate_theater(theater_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
@@ -219,6 +262,7 @@ async def list_showtimes(
     include_started: Annotated[
         bool, Query(description="Also list showtimes that have already started")
     ] = False,
+    include_inactive: IncludeInactive = False,
 ) -> Response:
     """Showtimes of movies now showing that have not started yet (in their theater's time
     zone), by date and time."""
@@ -228,6 +272,7 @@ async def list_showtimes(
         show_date=show_date,
         city=city,
         include_started=include_started,
+        include_inactive=include_inactive,
     )
     return _json(await catalog.showtimes(filters, page))
 
@@ -247,14 +292,52 @@ async def get_showtime(showtime_id: uuid.UUID, catalog: Catalog) -> Response:
     "/showtimes",
     response_model=ShowtimeOut,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(*ADMIN_ERRORS, MovieNotFound, ShowtimeOverlaps, ShowtimeInPast),
+    responses=responses(
+        *ADMIN_ERRORS,
+        MovieNotFound,
+        TheaterNotFound,
+        MovieNotShowing,
+        TheaterNotActive,
+        ShowtimeOverlaps,
+        ShowtimeInPast,
+    ),
     tags=["showtimes"],
 )
 async def create_showtime(body: ShowtimeCreate, catalog: Catalog, _: AdminUser) -> ShowtimeOut:
     """Schedule a showtime (admin); its capacity is the theater's. Refused (409) when the movie
-    is not showing or another showtime runs in the theater at that time, and (400) when it
-    would start in the past in the theater's time zone."""
+    is not showing, the theater is deactivated or another showtime runs in it at that time,
+    and (400) when it would start in the past in the theater's time zone."""
     return await catalog.create_showtime(body)
+
+
+@router.put(
+    "/showtimes/{showtime_id}",
+    response_model=ShowtimeOut,
+    responses=responses(
+        *ADMIN_ERRORS, ShowtimeNotFound, ShowtimeHasBookings, ShowtimeOverlaps, ShowtimeInPast
+    ),
+    tags=["showtimes"],
+)
+async def update_showtime(
+    showtime_id: uuid.UUID, body: ShowtimeUpdate, catalog: Catalog, _: AdminUser
+) -> ShowtimeOut:
+    """Change a showtime (admin): the price (for bookings made from now on), the seat rules,
+    the active flag; the date and time only while none of its seats is booked (409), under a
+    new showtime's rules (in the future, no overlap)."""
+    return await catalog.update_showtime(showtime_id, body)
+
+
+@router.delete(
+    "/showtimes/{showtime_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=responses(*ADMIN_ERRORS, ShowtimeNotFound),
+    tags=["showtimes"],
+)
+async def deactivate_showtime(showtime_id: uuid.UUID, catalog: Catalog, _: AdminUser) -> Response:
+    """Take a showtime off the listings and off sale (admin); its bookings stay valid."""
+    await catalog.deactivate_showtime(showtime_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

@@ -184,6 +184,28 @@ class TheaterOut(BaseModel):
     vip_rows: list[str]
     aisles_after: list[int]
     timezone: str
+    is_active: bool = True
+
+
+class TheaterUpdate(BaseModel):
+    """Changes to a theater (admin); fields left out stay as they are. The layout (rows, seats,
+    VIP rows, aisles) never changes once the theater has seats; the time zone only while the
+    theater has no showtimes (their start instants are read in it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: TheaterName | None = None
+    location: Location | None = None
+    city: City | None = None
+    timezone: TimeZone | None = None
+    is_active: bool | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> Self:
+        for name in ("name", "location", "city", "timezone", "is_active"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
 
 
 SeatType = Literal["standard", "vip"]
@@ -250,6 +272,36 @@ class ShowtimeOut(BaseModel):
     city: str
     timezone: str = Field(description="The theater's IANA time zone: show_date/show_time are in it")
     starts_at: dt.datetime = Field(description="When the show starts, as a UTC instant")
+    is_active: bool = Field(
+        True, description="False once deactivated: listed no more, and no seats are sold"
+    )
+
+
+class ShowtimeUpdate(BaseModel):
+    """Changes to a showtime (admin); fields left out stay as they are. The price applies to
+    bookings made from now on; the date and time may change only while no seat is booked, and
+    obey the same rules as a new showtime (in the future, no overlap)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    show_date: dt.date | None = Field(
+        default=None, ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31)
+    )
+    show_time: dt.time | None = None
+    price: Price | None = None
+    enforce_seat_rules: bool | None = None
+    is_active: bool | None = None
+
+    @model_validator(mode="after")
+    def _checked(self) -> Self:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        if self.show_time is not None:
+            if self.show_time.tzinfo is not None:
+                raise ValueError("show_time is the theater's local time and takes no UTC offset")
+            self.show_time = self.show_time.replace(microsecond=0)
+        return self
 
 
 class AvailableSeats(BaseModel):

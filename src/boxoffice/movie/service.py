@@ -19,9 +19,12 @@ from boxoffice.movie.cache import CatalogCache, PendingInvalidations, ShortLived
 from boxoffice.movie.errors import (
     MovieNotFound,
     MovieNotShowing,
+    ShowtimeHasBookings,
     ShowtimeInPast,
     ShowtimeNotFound,
     ShowtimeOverlaps,
+    TheaterInUse,
+    TheaterNotActive,
     TheaterNotFound,
 )
 from boxoffice.movie.models import Movie, Seat, Showtime, Theater
@@ -33,8 +36,10 @@ from boxoffice.movie.schemas import (
     MovieUpdate,
     ShowtimeCreate,
     ShowtimeOut,
+    ShowtimeUpdate,
     TheaterCreate,
     TheaterOut,
+    TheaterUpdate,
 )
 
 _MOVIES = TypeAdapter(list[MovieOut])
@@ -50,6 +55,8 @@ class ShowtimeFilters:
     city: str | None = None
     # Listings leave out showtimes that have started, unless asked (`?include_started=true`).
     include_started: bool = False
+    # And deactivated ones (or of a deactivated movie or theater), unless asked (the admin's).
+    include_inactive: bool = False
 
 
 def _key(*parts: object) -> str:
@@ -74,6 +81,7 @@ def showtime_out(row: ShowtimeRow) -> ShowtimeOut:
         city=row.city,
         timezone=row.timezone,
         starts_at=s.starts_at,
+        is_active=s.is_active,
     )
 
 
@@ -137,15 +145,26 @@ class MovieCatalog:
     # Reads: each answer is the JSON a route returns, cached until the next write.
 
     async def movies(
-        self, *, q: str | None, genre: str | None, language: str | None, page: Page
+        self,
+        *,
+        q: str | None,
+        genre: str | None,
+        language: str | None,
+        page: Page,
+        include_inactive: bool = False,
     ) -> str:
         async def load() -> str:
             found = await repo.list_active_movies(
-                self.session, q=q, genre=genre, language=language, page=page
+                self.session,
+                q=q,
+                genre=genre,
+                language=language,
+                page=page,
+                include_inactive=include_inactive,
             )
             return _MOVIES.dump_json([MovieOut.model_validate(m) for m in found]).decode()
 
-        key = _key(q, genre, language, page.limit, page.offset)
+        key = _key(q, genre, language, page.limit, page.offset, include_inactive)
         return await self.cache.read("movies", "movie_list", key, load)
 
     async def movie(self, movie_id: uuid.UUID) -> str:
@@ -154,12 +173,16 @@ class MovieCatalog:
 
         return await self.cache.read("movies", "movie", str(movie_id), load)
 
-    async def theaters(self, *, city: str | None, page: Page) -> str:
+    async def theaters(
+        self, *, city: str | None, page: Page, include_inactive: bool = False
+    ) -> str:
         async def load() -> str:
-            found = await repo.list_theaters(self.session, city=city, page=page)
+            found = await repo.list_theaters(
+                self.session, city=city, page=page, include_inactive=include_inactive
+            )
             return _THEATERS.dump_json([TheaterOut.model_validate(t) for t in found]).decode()
 
-        key = _key(city, page.limit, page.offset)
+        key = _key(city, page.limit, page.offset, include_inactive)
         return await self.cache.read("theaters", "theater_list", key, load)
 
     async def theater(self, theater_id: uuid.UUID) -> str:
@@ -179,6 +202,7 @@ class MovieCatalog:
                 city=filters.city,
                 starting_after=None if filters.include_started else now,
                 page=page,
+                include_inactive=filters.include_inactive,
             )
             body = _SHOWTIMES.dump_json([showtime_out(r) for r in rows]).decode()
             if filters.include_started or not rows:
@@ -193,6 +217,7 @@ class MovieCatalog:
             filters.show_date,
             filters.city,
             filters.include_started,
+            filters.include_inactive,
             page.limit,
             page.offset,
         )
@@ -254,32 +279,35 @@ class MovieCatalog:
         self.pending.add("theaters")
         return TheaterOut.model_validate(theater)
 
+    async def update_theater(self, theater_id: uuid.UUID, changes: TheaterUpdate) -> TheaterOut:
+        """Rename, move or (de)activate a theater; its time zone only while it has no
+        showtimes (their start instants are read in it)."""
+        theater = await self._theater(theater_id)
+        values = changes.model_dump(exclude_unset=True)
+        zone = values.get("timezone")
+        if zone is not None and zone != theater.timezone:
+            if await repo.has_showtimes(self.session, theater.id):
+                raise TheaterInUse()
+        for name, value in values.items():
+            setattr(theater, name, value)
+        await self.session.flush()
+        # Showtime listings carry the theater's name and city and leave out inactive theaters.
+        self.pending.add("theaters", "showtimes")
+        record_catalog_change(self.session, "theater.updated", theater_id=theater.id)
+        return TheaterOut.model_validate(theater)
+
+    async def deactivate_theater(self, theater_id: uuid.UUID) -> None:
+        """Take a theater and its showtimes off the listings; kept for its bookings."""
+        await self.update_theater(theater_id, TheaterUpdate(is_active=False))
+
     async def create_showtime(self, data: ShowtimeCreate) -> ShowtimeOut:
         movie = await self._movie(data.movie_id)
         if not movie.is_active:
             raise MovieNotShowing(f"Movie '{movie.title}' is not showing")
         theater = await self._theater(data.theater_id)
-        start_instant = starts_at(data.show_date, data.show_time, theater.timezone)
-        if start_instant <= utcnow():
-            raise ShowtimeInPast(
-                f"This showtime would start at {data.show_date} {data.show_time:%H:%M} in "
-                f"{theater.timezone}, which is already past (the time there is now "
-                f"{local_now(theater.timezone):%Y-%m-%d %H:%M}); schedule it in the future"
-            )
-        await repo.lock_theater_schedule(self.session, theater.id)
-        # A screening that starts the day before can run past midnight (runtimes are < 24 h).
-        day = dt.timedelta(days=1)
-        others = await repo.screenings_between(
-            self.session, theater.id, data.show_date - day, data.show_date + day
-        )
-        start = dt.datetime.combine(data.show_date, data.show_time)
-        clash = overlapping(start, movie.duration_minutes, others)
-        if clash is not None:
-            raise ShowtimeOverlaps(
-                f"Theater '{theater.name}' already has a showtime on {clash.show_date} at "
-                f"{clash.show_time:%H:%M} that overlaps this one",
-                extra={"conflicting_showtime_id": str(clash.id)},
-            )
+        if not theater.is_active:
+            raise TheaterNotActive(f"Theater '{theater.name}' is not active")
+        start_instant = await self._check_schedule(movie, theater, data.show_date, data.show_time)
         showtime = Showtime(
             movie_id=movie.id,
             theater_id=theater.id,
@@ -303,6 +331,71 @@ class MovieCatalog:
                 theater.total_seats,
             )
         )
+
+    async def update_showtime(self, showtime_id: uuid.UUID, changes: ShowtimeUpdate) -> ShowtimeOut:
+        """Change a showtime's price (for bookings from now on), seat rules or active flag;
+        its date and time only while no seat of it is booked, under a new showtime's rules."""
+        showtime = await repo.get_showtime(self.session, showtime_id)
+        if showtime is None:
+            raise ShowtimeNotFound()
+        values = changes.model_dump(exclude_unset=True)
+        day = values.pop("show_date", showtime.show_date)
+        clock = values.pop("show_time", showtime.show_time)
+        if (day, clock) != (showtime.show_date, showtime.show_time):
+            if await repo.booked_seats(self.session, showtime.id):
+                raise ShowtimeHasBookings()
+            movie = await self._movie(showtime.movie_id)
+            theater = await self._theater(showtime.theater_id)
+            showtime.starts_at = await self._check_schedule(
+                movie, theater, day, clock, moving=showtime.id
+            )
+            showtime.show_date, showtime.show_time = day, clock
+        for name, value in values.items():
+            setattr(showtime, name, value)
+        await self.session.flush()
+        self.pending.add("showtimes")
+        record_catalog_change(self.session, "showtime.updated", showtime_id=showtime.id)
+        row = await repo.get_showtime_row(self.session, showtime.id)
+        assert row is not None
+        return showtime_out(row)
+
+    async def deactivate_showtime(self, showtime_id: uuid.UUID) -> None:
+        """Take a showtime off the listings and off sale; its bookings stay as they are."""
+        await self.update_showtime(showtime_id, ShowtimeUpdate(is_active=False))
+
+    async def _check_schedule(
+        self,
+        movie: Movie,
+        theater: Theater,
+        show_date: dt.date,
+        show_time: dt.time,
+        moving: uuid.UUID | None = None,
+    ) -> dt.datetime:
+        """The instant a screening at that local date and time starts: refused when it is past
+        or overlaps another screening of the theater (other than `moving`, the one being
+        rescheduled). Locks the theater's schedule until the transaction ends."""
+        start_instant = starts_at(show_date, show_time, theater.timezone)
+        if start_instant <= utcnow():
+            raise ShowtimeInPast(
+                f"This showtime would start at {show_date} {show_time:%H:%M} in "
+                f"{theater.timezone}, which is already past (the time there is now "
+                f"{local_now(theater.timezone):%Y-%m-%d %H:%M}); schedule it in the future"
+            )
+        await repo.lock_theater_schedule(self.session, theater.id)
+        # A screening that starts the day before can run past midnight (runtimes are < 24 h).
+        day = dt.timedelta(days=1)
+        others = await repo.screenings_between(
+            self.session, theater.id, show_date - day, show_date + day
+        )
+        start = dt.datetime.combine(show_date, show_time)
+        clash = overlapping(start, movie.duration_minutes, [o for o in others if o.id != moving])
+        if clash is not None:
+            raise ShowtimeOverlaps(
+                f"Theater '{theater.name}' already has a showtime on {clash.show_date} at "
+                f"{clash.show_time:%H:%M} that overlaps this one",
+                extra={"conflicting_showtime_id": str(clash.id)},
+            )
+        return start_instant
 
     async def _movie(self, movie_id: uuid.UUID) -> Movie:
         movie = await repo.get_movie(self.session, movie_id)

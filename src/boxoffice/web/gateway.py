@@ -16,7 +16,8 @@ visitor_address: ContextVar[str | None] = ContextVar("visitor_address", default=
 
 class ApiError(Exception):
     """The API answered with an error; carries its status, the design's `detail` and
-    `error_type`, and the taken seats' ids when the error names them."""
+    `error_type`, the taken seats' ids when the error names them, and the whole error body
+    (`body`: the design's shape plus any fields the service adds, e.g. `checked_in_at`)."""
 
     def __init__(
         self,
@@ -25,6 +26,7 @@ class ApiError(Exception):
         seat_ids: list[str] | None = None,
         error_type: str = "HTTPError",
         path: str | None = None,
+        body: dict[str, Any] | None = None,
     ) -> None:
         self.status_code = status_code
         # The API path that failed: an error page names the service behind it (errors.py).
@@ -32,6 +34,7 @@ class ApiError(Exception):
         self.detail = detail
         self.seat_ids = seat_ids
         self.error_type = error_type
+        self.body = body or {}
         super().__init__(f"{status_code}: {detail}")
 
 
@@ -84,6 +87,7 @@ class Gateway:
         if response.status_code >= 400:
             seat_ids = None
             error_type = "HTTPError"
+            body: Any = None
             try:
                 body = response.json()
                 detail = str(body.get("detail", response.text))
@@ -93,7 +97,14 @@ class Gateway:
                     seat_ids = [str(s) for s in body["seat_ids"]]
             except (ValueError, AttributeError):
                 detail = response.text[:200] or response.reason_phrase
-            raise ApiError(response.status_code, detail, seat_ids, error_type, path)
+            raise ApiError(
+                response.status_code,
+                detail,
+                seat_ids,
+                error_type,
+                path,
+                body if isinstance(body, dict) else None,
+            )
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
