@@ -109,6 +109,7 @@ def test_keyboard_one_tab_stop_arrows_and_space_pick_then_book(site: str, browse
     grid = page.get_by_role("grid", name="Seat map")
     expect(grid.get_by_role("row")).not_to_have_count(0)
     expect(grid.get_by_role("gridcell").first).to_be_visible()
+    expect(page.get_by_test_id("scroll-hint")).to_be_hidden()  # the whole hall fits
 
     # The map is one Tab stop: Tab in lands on a seat, the next Tab leaves the map.
     page.get_by_role("heading", level=1).click()
@@ -219,6 +220,7 @@ def test_seat_map_on_a_phone_scrolls_inside_its_box_with_row_letters_in_view(
     # The map is wider than the phone: it scrolls inside its own box.
     box = page.locator(".seatmap")
     assert box.evaluate("el => el.scrollWidth > el.clientWidth")
+    expect(page.get_by_test_id("scroll-hint")).to_be_visible()  # says there is more
 
     row_a = grid.get_by_role("rowheader", name="A", exact=True)
     expect(row_a).to_be_visible()

@@ -24,6 +24,15 @@
   const priceLines = form.querySelector('[data-testid="price-lines"]');
   const total = form.querySelector('[data-testid="total"]');
 
+  // A hall wider than the screen scrolls inside its box: say so, or a phone's customer may
+  // never learn that seats lie past the edge.
+  const scrollHint = form.querySelector('[data-testid="scroll-hint"]');
+  function showScrollHint() {
+    if (scrollHint) scrollHint.hidden = grid.scrollWidth <= grid.clientWidth + 1;
+  }
+  showScrollHint();
+  window.addEventListener("resize", showScrollHint);
+
   const rows = Array.from(grid.querySelectorAll('[role="row"]')).map((row) =>
     Array.from(row.querySelectorAll('input[name="seat_ids"]')));
   const inputs = rows.flat();
