@@ -292,7 +292,7 @@ def shared_config() -> list[Obj]:
                 "BOXOFFICE_MODE": "distributed",
                 "REDIS_URL": "redis://redis:6379/0",
                 **urls,
-                "GATEWAY_URL": "http://gateway",
+                "GATEWAY_URL": "http://gateway-site:8081",
                 "CORS_ORIGINS": "http://localhost",
                 "LOG_JSON": "true",
             },
@@ -374,7 +374,7 @@ def gateway(nginx_conf: str) -> list[Obj]:
     container = {
         "name": "nginx",
         "image": "nginx:1.27-alpine",
-        "ports": [{"name": "http", "containerPort": 80}],
+        "ports": [{"name": "http", "containerPort": 80}, {"name": "site", "containerPort": 8081}],
         **{k: v for k, v in http_probes("/gateway/health").items() if k != "startupProbe"},
         "resources": resources(("50m", "500m"), ("32Mi", "128Mi")),
         "volumeMounts": [
@@ -391,10 +391,15 @@ def gateway(nginx_conf: str) -> list[Obj]:
         "volumes": [{"name": "config", "configMap": {"name": "gateway-nginx"}}],
     }
     svc = service("gateway", 80, kind="LoadBalancer")
+    # The web site's way in (GATEWAY_URL): the same NGINX on its site port, inside the cluster
+    # only, where the site's calls skip the general rate limit (it limits each visitor itself).
+    site = service("gateway-site", 8081)
+    site["spec"]["selector"] = {"app.kubernetes.io/name": "gateway"}
     return [
         config_map("gateway-nginx", {"nginx.conf": nginx_conf}),
         deployment("gateway", pod),
         svc,
+        site,
     ]
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -112,3 +115,53 @@ def test_the_cli_writes_the_compose_config(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert output.read_text() == render_compose(settings(rate_limit_general="90/minute"))
     assert "rate=90r/m" in output.read_text()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_sites_own_port_skips_the_general_limit_and_the_public_port_keeps_it(tmp_path):
+    """Containers: the web site calls the gateway on its own port (compose and k8s publish only
+    port 80), where a page's several API calls do not spend the visitor's general limit."""
+    public, site, nothing = _free_port(), _free_port(), _free_port()
+    run_dir = tmp_path / "run"
+    prepare_run_dir(run_dir)
+    conf = run_dir / "nginx.conf"
+    # No service is up behind it (every upstream is a closed port): the limit answers first.
+    ports = {name: nothing for name in GATEWAY_PREFIXES} | {"web": nothing}
+    conf.write_text(render_local(settings(), run_dir, port=public, ports=ports, site_port=site))
+    nginx = subprocess.Popen(
+        [NGINX, "-p", str(run_dir), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for port in (public, site):
+            for _ in range(100):
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.1)
+
+        def statuses(port: int) -> list[int]:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
+                return [client.get("/api/movies/movies").status_code for _ in range(90)]
+
+        from_the_site = statuses(site)
+        from_outside = statuses(public)
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+    assert 429 not in from_the_site
+    assert from_the_site.count(502) == 90  # it went on to the (absent) service every time
+    # 60 a minute with a burst of 60: the public port refuses the rest.
+    assert from_outside.count(429) >= 20, from_outside
+
+
+def test_the_compose_config_gives_the_site_its_own_port():
+    text = render_compose(settings())
+    assert re.search(r"listen 80;\s*listen 8081;", text)
+    assert re.search(r'map \$server_port \$general_limit_key {\s*8081 "";', text)

@@ -137,10 +137,11 @@ def test_services_find_each_other_redis_and_rabbitmq_by_name(config):
 
 def test_gateway_serves_port_80_with_the_rendered_nginx_config(config):
     gateway = config["services"]["gateway"]
-    assert [p["target"] for p in gateway["ports"]] == [80]
+    assert [p["target"] for p in gateway["ports"]] == [80]  # the site's 8081 is not published
     mounts = {v["target"]: Path(v["source"]) for v in gateway["volumes"]}
     assert mounts["/etc/nginx/nginx.conf"] == DEPLOY / "nginx/nginx.conf"
     web = config["services"]["web"]
+    assert web["environment"]["GATEWAY_URL"] == "http://gateway:8081"
     assert web["command"] == ["serve", "web", "--host", "0.0.0.0", "--port", "8006"]
     assert "http://127.0.0.1:8006/health/ready'" in " ".join(web["healthcheck"]["test"])
 

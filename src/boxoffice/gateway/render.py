@@ -31,6 +31,8 @@ from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES, SERVICE_POR
 Target = Literal["local", "compose"]
 WEB_PORT = 8006
 COMPOSE_LISTEN_PORT = 80
+# Containers: the port the web site calls the gateway on (compose and k8s set GATEWAY_URL to it).
+SITE_PORT = 8081
 
 _PREFIX_TO_SERVICE = {prefix: name for name, prefix in GATEWAY_PREFIXES.items()}
 
@@ -76,9 +78,12 @@ def render(
     web_address: str,
     run_dir: Path | None = None,
     bench_ping: str | None = None,
+    site_port: int | None = None,
 ) -> str:
     """The config text; `addresses` maps each service name to `host:port`; `bench_ping`, the
-    `host:port` of `boxoffice bench`'s bare ping app, adds `/gateway/ping` (benchmarks only)."""
+    `host:port` of `boxoffice bench`'s bare ping app, adds `/gateway/ping` (benchmarks only);
+    `site_port`, a second listener for the web site's calls, which skip the general limit
+    (containers, where the config holds no secret for the site's proof)."""
     general = RateLimit.parse(settings.rate_limit_general)
     booking = RateLimit.parse(settings.rate_limit_booking)
     local = target == "local"
@@ -111,8 +116,9 @@ def render(
         trusted_proxies=["127.0.0.1"] if local else ["10.0.0.0/8", "172.16.0.0/12"],
         # Its calls' proof skips the general limit (core/ratelimit.py). Only a local gateway,
         # rendered at start with the key, has it: a container's config is a committed file
-        # and holds no secret, so there the site's calls count as they always did.
+        # and holds no secret.
         site_proof=site_proof(settings.secret_key) if local and settings.secret_key else None,
+        site_port=site_port,
         errors=GATEWAY_ERRORS,
         bench_ping=bench_ping,
         security_headers_list=[{"name": n, "value": v} for n, v in SECURITY_HEADERS],
@@ -131,6 +137,7 @@ def render_local(
     port: int = 8080,
     ports: Mapping[str, int] | None = None,
     bench_ping_port: int | None = None,
+    site_port: int | None = None,
 ) -> str:
     """The gateway of `boxoffice up --distributed`: services (and web) on 127.0.0.1."""
     ports = {**SERVICE_PORTS, "web": WEB_PORT, **(ports or {})}
@@ -142,6 +149,7 @@ def render_local(
         web_address=f"127.0.0.1:{ports['web']}",
         run_dir=run_dir,
         bench_ping=f"127.0.0.1:{bench_ping_port}" if bench_ping_port else None,
+        site_port=site_port,
     )
 
 
@@ -153,6 +161,8 @@ def render_compose(settings: Settings, *, port: int = COMPOSE_LISTEN_PORT) -> st
         listen=str(port),
         addresses={name: f"{name}:{SERVICE_PORTS[name]}" for name in SERVICE_NAMES},
         web_address=f"web:{WEB_PORT}",
+        # The site calls the gateway on a port of its own (GATEWAY_URL), published nowhere.
+        site_port=SITE_PORT,
     )
 
 
