@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.journey import expect_ticket, pay, pick_seats, sign_up
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -213,7 +214,14 @@ def test_admin_schedules_a_showtime_a_customer_buys_and_the_sales_page_shows_it(
     )
     show = first_showtime(any_site, theater_id=theater["id"])
     assert (show["show_date"], show["show_time"][:5]) == (day.isoformat(), "20:15")
-    Customer(any_site).book_and_pay(show, "B2")
+    # A customer books a seat of it on the site: the seat map, the booking, the payment.
+    customer = browser.new_context().new_page()
+    sign_up(customer, any_site, "cleo")
+    customer.goto(f"{any_site}/showtimes/{show['id']}")
+    pick_seats(customer, "B2")
+    customer.get_by_test_id("book").click()
+    pay(customer)
+    expect_ticket(customer)
 
     admin.goto(f"{any_site}/admin/sales")
     admin.get_by_label("Showtimes of the day").fill(day.isoformat())
