@@ -5,27 +5,17 @@ single-empty-seat warning, and the map on a 390×844 phone."""
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.browser.journey import sign_up
+
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
-
-
-def sign_up(page: Page, base: str, name: str) -> None:
-    tag = uuid.uuid4().hex[:8]
-    page.goto(f"{base}/register")
-    page.fill("input[name=email]", f"{name}-{tag}@example.com")
-    page.fill("input[name=username]", f"{name}{tag}")
-    page.fill("input[name=full_name]", name.title())
-    page.fill("input[name=password]", "secret123")
-    page.click("[data-testid=register]")
-    expect(page.locator("[data-testid=logout]")).to_be_visible()
 
 
 def seat(page: Page, code: str) -> Locator:

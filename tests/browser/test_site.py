@@ -5,24 +5,13 @@ sees those seats taken at once."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.journey import sign_up
+
 pytestmark = pytest.mark.browser
-
-
-def sign_up(page: Page, base: str, name: str) -> None:
-    tag = uuid.uuid4().hex[:8]
-    page.goto(f"{base}/register")
-    page.fill("input[name=email]", f"{name}-{tag}@example.com")
-    page.fill("input[name=username]", f"{name}{tag}")
-    page.fill("input[name=full_name]", name.title())
-    page.fill("input[name=password]", "secret123")
-    page.click("[data-testid=register]")
-    expect(page.locator(".notice")).to_contain_text("Welcome")
-    expect(page.locator("[data-testid=logout]")).to_contain_text(f"{name}-{tag}@example.com")
 
 
 def seat(page: Page, code: str):
