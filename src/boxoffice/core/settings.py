@@ -144,7 +144,12 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(5, ge=1, description="Failures that open a breaker")
     breaker_recovery_seconds: float = Field(30.0, gt=0, description="Open breaker's cool-down")
     log_level: str = Field("INFO", description="Log level")
-    log_json: bool = Field(True, description="JSON logs (false: human-readable console)")
+    log_json: bool | Literal["auto"] = Field(
+        "auto",
+        description="JSON logs (true); human-readable lines without the ordinary per-request "
+        "ones, those below WARNING (false); or auto: false when the logs go to a terminal, "
+        "else true",
+    )
     metrics_port: int = Field(
         9100,
         ge=0,
