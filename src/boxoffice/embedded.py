@@ -30,14 +30,21 @@ from boxoffice.services import all_definitions
 
 
 class _GatewayAliases:
-    """What NGINX does besides prefix routing: `GET /api/movies` lists movies (design example)."""
+    """What NGINX does besides prefix routing (nginx.conf.j2): a trailing slash on an API path
+    is ignored, and `GET /api/movies` lists movies (design example)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].rstrip("/") == "/api/movies":
-            scope = dict(scope, path="/api/movies/movies", raw_path=b"/api/movies/movies")
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            path = scope["path"].rstrip("/")
+            # The raw path keeps its percent-escapes (an id with %0A must stay one).
+            raw_path = (scope.get("raw_path") or path.encode()).rstrip(b"/")
+            if path == "/api/movies":
+                path, raw_path = "/api/movies/movies", b"/api/movies/movies"
+            if path not in (scope["path"], "/api"):
+                scope = dict(scope, path=path, raw_path=raw_path)
         await self.app(scope, receive, send)
 
 

@@ -30,6 +30,18 @@ async def test_verify_returns_the_tokens_user_and_claims(api):
     assert body["claims"] == jwt.decode(token, TEST_SECRET, algorithms=["HS256"])
 
 
+async def test_verify_also_puts_the_users_fields_at_the_top_level(api):
+    user, token = await signed_up(api)
+    body = (await api.get("/api/auth/verify", headers=bearer(token))).json()
+    # Clients written to the design read `username` (and the rest) beside `valid`.
+    assert body["username"] == user["username"]
+    assert body["id"] == user["id"]
+    assert body["email"] == user["email"]
+    assert body["role"] == "customer"
+    for field, value in body["user"].items():
+        assert body[field] == value, field
+
+
 async def test_verify_without_a_token_is_a_401(api):
     response = await api.get("/api/auth/verify")
     assert is_error(response, 401, "AuthenticationError")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 
+import pytest
+
+from boxoffice.movie.schemas import TheaterCreate, row_lengths
 from tests.movie.factories import create_theater
 
 
@@ -46,6 +50,37 @@ async def test_the_largest_layout_is_26_rows_of_100(api, admin):
     assert (seats[-1]["seat_row"], seats[-1]["seat_number"]) == ("Z", 100)
 
 
+async def test_a_theater_given_only_the_designs_columns_gets_an_even_layout(api, admin):
+    body = {"name": "Hall 150", "location": "1 Main St", "city": "Hanoi", "total_seats": 150}
+    response = await api.post("/api/movies/theaters", json=body, headers=admin)
+    assert response.status_code == 201, response.text
+    theater = response.json()
+    assert (theater["total_seats"], theater["rows"], theater["seats_per_row"]) == (150, 8, 19)
+    seats = (await api.get(f"/api/movies/seats/{theater['id']}")).json()
+    assert len(seats) == 150
+    per_row = Counter(s["seat_row"] for s in seats)
+    # As few rows of at most 20 as hold them, spread evenly, the front rows one seat shorter.
+    assert per_row == {"A": 18, "B": 18, **{row: 19 for row in "CDEFGH"}}
+    assert {s["seat_number"] for s in seats if s["seat_row"] == "A"} == set(range(1, 19))
+
+
+@pytest.mark.parametrize("total", [1, 20, 21, 151, 520, 521, 2600])
+def test_every_seat_count_is_laid_out_in_full_rows_of_at_most_20_while_26_rows_hold_them(
+    total: int,
+) -> None:
+    layout = TheaterCreate(name="Hall", location="Here", city="Hanoi", total_seats=total).layout
+    rows, widest, seats = layout
+    lengths = row_lengths(rows, widest, seats)
+    assert sum(lengths) == total == seats
+    assert max(lengths) == widest and max(lengths) - min(lengths) <= 1 and min(lengths) >= 1
+    assert rows <= 26 and (widest <= 20 or rows == 26)
+
+
+def test_the_openapi_explains_the_default_layout() -> None:
+    described = TheaterCreate.model_json_schema()["properties"]["total_seats"]["description"]
+    assert "at most 20 in a row" in described
+
+
 BAD_LAYOUTS = [
     {"rows": 27},
     {"rows": 0},
@@ -61,6 +96,11 @@ BAD_LAYOUTS = [
     {"name": ""},
     {"city": "x" * 101},
     {"location": None},
+    {"total_seats": 41},  # not 5 x 8
+    {"rows": None},  # seats_per_row alone
+    {"rows": None, "seats_per_row": None},  # no layout at all
+    {"rows": None, "seats_per_row": None, "total_seats": 2601},
+    {"rows": None, "seats_per_row": None, "total_seats": 0},
 ]
 
 

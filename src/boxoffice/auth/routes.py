@@ -66,7 +66,7 @@ async def login(
 @router.get("/verify", response_model=VerifyResponse, responses=responses(NotAuthenticated))
 async def verify(principal: CurrentUser, account: Account) -> VerifyResponse:
     """The token's account and claims, when the token is valid and not revoked."""
-    return VerifyResponse(user=UserOut.model_validate(account), claims=service.claims_of(principal))
+    return VerifyResponse.of(UserOut.model_validate(account), service.claims_of(principal))
 
 
 @router.get("/profile", response_model=UserOut, responses=responses(NotAuthenticated))

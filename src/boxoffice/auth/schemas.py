@@ -171,12 +171,17 @@ class TokenClaims(BaseModel):
     jti: str
 
 
-class VerifyResponse(BaseModel):
-    """A valid token: its claims and its account."""
+class VerifyResponse(UserOut):
+    """A valid token: its account's fields at the top level (as clients written to the design
+    read them), the same account under `user` (this API's earlier shape), and its claims."""
 
     valid: Literal[True] = True
     user: UserOut
     claims: TokenClaims
+
+    @classmethod
+    def of(cls, user: UserOut, claims: TokenClaims) -> VerifyResponse:
+        return cls(**user.model_dump(), user=user, claims=claims)
 
 
 class ProfileUpdate(BaseModel):

@@ -193,6 +193,10 @@ def child_env(settings: Settings, opts: Options, ports: dict[str, int]) -> dict[
         env[f"{name.upper()}_SERVICE_URL"] = f"http://127.0.0.1:{ports[name]}"
     # The web site reaches the services the way a browser would: through the gateway.
     env["GATEWAY_URL"] = local_base(opts.host, opts.port)
+    if settings.log_json == "auto":
+        # The children write into the supervisor's pipe, which copies their lines to our
+        # stdout: they log as they would there (readable at a terminal, JSON otherwise).
+        env["LOG_JSON"] = "false" if sys.stdout.isatty() else "true"
     return env
 
 

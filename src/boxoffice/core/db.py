@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from boxoffice.core.dburl import async_database_url
+
 log = structlog.get_logger("boxoffice.db")
 
 # Constraint names are stable across SQLite and PostgreSQL, so migrations can refer to them.
@@ -176,6 +178,7 @@ async def _connect_sqlite(path: str) -> aiosqlite.Connection:
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
     """An async engine for a service's database URL (PostgreSQL via asyncpg, or SQLite)."""
+    url = async_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database or ":memory:"
@@ -297,7 +300,7 @@ class Database:
 
 async def create_database_if_missing(url: str) -> None:
     """Create a PostgreSQL database named by the URL when the server lacks it (no-op on SQLite)."""
-    parsed = make_url(url)
+    parsed = make_url(async_database_url(url))
     if parsed.get_backend_name() != "postgresql":
         return
     name = parsed.database
@@ -327,7 +330,7 @@ async def create_database_if_missing(url: str) -> None:
 
 async def drop_database(url: str) -> None:
     """Drop a PostgreSQL database (tests use this to clean up after themselves)."""
-    parsed = make_url(url)
+    parsed = make_url(async_database_url(url))
     if parsed.get_backend_name() != "postgresql":
         return
     admin = create_async_engine(

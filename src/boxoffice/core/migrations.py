@@ -20,6 +20,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from boxoffice.core.db import create_database_if_missing, make_engine
+from boxoffice.core.dburl import async_database_url
 
 # "boxoffice migrate" as a number: the advisory lock every migrating process of a database takes.
 LOCK_KEY = 0x626F786F6666
@@ -28,6 +29,7 @@ LOCK_KEY = 0x626F786F6666
 def alembic_config(service_package: str, url: str) -> Config:
     """The Alembic config of a service package such as `boxoffice.auth`."""
     location = resources.files(service_package) / "migrations"
+    url = async_database_url(url)
     cfg = Config()
     cfg.set_main_option("script_location", str(location))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
+from typing import Literal, TextIO
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -79,27 +80,58 @@ def bind_correlation_id(cid: str | None) -> Iterator[None]:
         correlation_id_ctx.reset(token)
 
 
-def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
-    """structlog for the whole process: JSON lines with the correlation id merged in."""
-    renderer = (
+# The event name of the middleware's per-request log line.
+REQUEST_EVENT = "request"
+
+
+def configure_logging(
+    level: str = "INFO", json_logs: bool | Literal["auto"] = "auto", stream: TextIO | None = None
+) -> None:
+    """structlog for the whole process, writing to `stream` (stderr): JSON lines with the
+    correlation id merged in, or, for a person at a terminal, readable lines without the
+    per-request ones below WARNING. "auto" picks JSON unless the stream is a terminal."""
+    stream = stream or sys.stderr
+    terminal = _is_terminal(stream)
+    if json_logs == "auto":
+        json_logs = not terminal
+    processors: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+    ]
+    if not json_logs:
+        processors.append(_drop_ordinary_requests)
+    processors += [
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
         structlog.processors.JSONRenderer()
         if json_logs
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
+        else structlog.dev.ConsoleRenderer(colors=terminal),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def _drop_ordinary_requests(
+    _logger: object, method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    # A person reading a terminal wants what went wrong, not a line per page they open;
+    # sampled request lines still reach JSON logs, where they are searched, not read.
+    if event.get("event") == REQUEST_EVENT and method in ("debug", "info"):
+        raise structlog.DropEvent
+    return event
 
 
 # A request slower than this is logged (a warning) whatever the sampling says.
@@ -163,7 +195,7 @@ class ObservabilityMiddleware:
                 level = None
             if level is not None and template not in QUIET_PATHS:
                 level(
-                    "request",
+                    REQUEST_EVENT,
                     method=method,
                     path=scope.get("path"),
                     status=status,

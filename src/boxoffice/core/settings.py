@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from boxoffice.core.dburl import async_database_url
 from boxoffice.core.keys import load_or_create_key
 from boxoffice.core.localtime import check_time_zone
 
@@ -50,11 +51,14 @@ class Settings(BaseSettings):
         "embedded", alias="BOXOFFICE_MODE", description="embedded (one process) or distributed"
     )
     database_url: str | None = Field(
-        None, description="This service's database URL; wins over POSTGRES_URL when set"
+        None,
+        description="This service's database URL; wins over POSTGRES_URL when set "
+        "(postgres://, postgresql:// and postgresql+asyncpg:// all work)",
     )
     postgres_url: str = Field(
         "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
-        description="PostgreSQL server URL from which each service's database is derived",
+        description="PostgreSQL server URL from which each service's database is derived "
+        "(postgres://, postgresql:// and postgresql+asyncpg:// all work)",
     )
     db_prefix: str = Field(
         "", alias="BOXOFFICE_DB_PREFIX", description="Prefix for the per-service database names"
@@ -140,7 +144,12 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(5, ge=1, description="Failures that open a breaker")
     breaker_recovery_seconds: float = Field(30.0, gt=0, description="Open breaker's cool-down")
     log_level: str = Field("INFO", description="Log level")
-    log_json: bool = Field(True, description="JSON logs (false: human-readable console)")
+    log_json: bool | Literal["auto"] = Field(
+        "auto",
+        description="JSON logs (true); human-readable lines without the ordinary per-request "
+        "ones, those below WARNING (false); or auto: false when the logs go to a terminal, "
+        "else true",
+    )
     metrics_port: int = Field(
         9100,
         ge=0,
@@ -192,6 +201,11 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("database_url", "postgres_url")
+    @classmethod
+    def _asyncpg(cls, value: str | None) -> str | None:
+        return async_database_url(value) if value else value
 
     @field_validator("theater_timezone")
     @classmethod

@@ -21,6 +21,8 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeEngine
 
+from boxoffice.core.dburl import async_database_url
+
 # Seconds to wait for a database server (or a locked SQLite file) before giving up on it.
 CONNECT_TIMEOUT = 10
 
@@ -47,6 +49,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _engine(service: str, url: str) -> AsyncEngine:
+    url = async_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database or ""

@@ -22,6 +22,8 @@ from boxoffice.core.settings import money
 
 MAX_ROWS = 26
 MAX_SEATS_PER_ROW = 100
+# Most seats in a row of a theater created from its seat count alone (TheaterCreate).
+DEFAULT_ROW_SEATS = 20
 ROW_LETTERS = string.ascii_uppercase[:MAX_ROWS]
 
 
@@ -128,16 +130,53 @@ class MovieOut(BaseModel):
     is_active: bool
 
 
+def default_layout(total_seats: int) -> tuple[int, int]:
+    """(rows, seats in the widest row) for a theater given only its seat count.
+
+    As few rows as hold the seats with at most DEFAULT_ROW_SEATS in a row (26 rows at most:
+    bigger halls get wider rows); `row_lengths` then spreads the seats evenly over them.
+    """
+    rows = min(MAX_ROWS, -(-total_seats // DEFAULT_ROW_SEATS))
+    return rows, -(-total_seats // rows)
+
+
+def row_lengths(rows: int, seats_per_row: int, total_seats: int) -> list[int]:
+    """Seats in each row, front (A) to back: spread evenly, so rows differ by at most one seat
+    and the front rows hold the fewer; every row full when total = rows x seats_per_row."""
+    total_seats = min(total_seats, rows * seats_per_row)
+    narrow, wide = divmod(total_seats, rows)
+    return [narrow] * (rows - wide) + [narrow + 1] * wide
+
+
 class TheaterCreate(BaseModel):
-    """A new theater and its layout (admin); the seats are created from the layout."""
+    """A new theater and its layout (admin); the seats are created from the layout.
+
+    Give the layout as `rows` and `seats_per_row`, or only `total_seats` (the design's
+    columns: `name, location, city, total_seats`): the theater then gets as few rows as hold
+    the seats with at most 20 in a row, the seats spread evenly over them, front rows holding
+    one fewer when they do not divide evenly (150 seats: 8 rows, A–B of 18 and C–H of 19).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: TheaterName
     location: Location
     city: City
-    rows: int = Field(ge=1, le=MAX_ROWS, description="Rows A, B, … (at most 26)")
-    seats_per_row: int = Field(ge=1, le=MAX_SEATS_PER_ROW, description="Seats 1…n in every row")
+    rows: int | None = Field(
+        None, ge=1, le=MAX_ROWS, description="Rows A, B, … (at most 26); with seats_per_row"
+    )
+    seats_per_row: int | None = Field(
+        None, ge=1, le=MAX_SEATS_PER_ROW, description="Seats 1…n in every row; with rows"
+    )
+    total_seats: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ROWS * MAX_SEATS_PER_ROW,
+        description="The theater's seats, instead of rows and seats_per_row: laid out in as few "
+        "rows as hold them with at most 20 in a row (26 rows at most), spread evenly, the front "
+        "rows holding one fewer when they do not divide evenly. With rows and seats_per_row it "
+        "must equal their product.",
+    )
     vip_rows: list[RowLetter] = Field(default_factory=list, max_length=MAX_ROWS)
     aisles_after: list[int] = Field(
         default_factory=list,
@@ -152,21 +191,42 @@ class TheaterCreate(BaseModel):
 
     @model_validator(mode="after")
     def _layout_fits(self) -> Self:
+        if self.rows is not None and self.seats_per_row is not None:
+            product = self.rows * self.seats_per_row
+            if self.total_seats not in (None, product):
+                raise ValueError(
+                    f"total_seats {self.total_seats} is not rows x seats_per_row ({product}); "
+                    "leave it out, or give only total_seats"
+                )
+            self.total_seats = product
+        elif self.rows is not None or self.seats_per_row is not None:
+            raise ValueError("give rows and seats_per_row together (or only total_seats)")
+        elif self.total_seats is None:
+            raise ValueError("give the layout: total_seats, or rows and seats_per_row")
+        else:
+            self.rows, self.seats_per_row = default_layout(self.total_seats)
+        widest = self.seats_per_row
         rows = ROW_LETTERS[: self.rows]
         outside = sorted({r for r in self.vip_rows if r not in rows})
         if outside:
             raise ValueError(
                 f"vip_rows {', '.join(outside)} are not rows of this theater (A–{rows[-1]})"
             )
-        bad = sorted({n for n in self.aisles_after if not 1 <= n < self.seats_per_row})
+        bad = sorted({n for n in self.aisles_after if not 1 <= n < widest})
         if bad:
             raise ValueError(
                 f"aisles_after {', '.join(map(str, bad))} must lie between seat 1 and "
-                f"seat {self.seats_per_row - 1}"
+                f"seat {widest - 1}"
             )
         self.vip_rows = sorted(set(self.vip_rows))
         self.aisles_after = sorted(set(self.aisles_after))
         return self
+
+    @property
+    def layout(self) -> tuple[int, int, int]:
+        """(rows, seats in the widest row, total seats), as the validator settled them."""
+        assert self.rows and self.seats_per_row and self.total_seats  # set by _layout_fits
+        return self.rows, self.seats_per_row, self.total_seats
 
 
 class TheaterOut(BaseModel):
@@ -180,7 +240,9 @@ class TheaterOut(BaseModel):
     city: str
     total_seats: int
     rows: int
-    seats_per_row: int
+    seats_per_row: int = Field(
+        description="Seats in the widest row (every row when total_seats = rows x seats_per_row)"
+    )
     vip_rows: list[str]
     aisles_after: list[int]
     timezone: str

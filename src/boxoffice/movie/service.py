@@ -40,6 +40,7 @@ from boxoffice.movie.schemas import (
     TheaterCreate,
     TheaterOut,
     TheaterUpdate,
+    row_lengths,
 )
 
 _MOVIES = TypeAdapter(list[MovieOut])
@@ -99,8 +100,9 @@ def layout_seats(theater: Theater) -> list[Seat]:
     demo catalog at every start) names the same seats.
     """
     seats = []
-    for row in ROW_LETTERS[: theater.rows]:
-        for number in range(1, theater.seats_per_row + 1):
+    lengths = row_lengths(theater.rows, theater.seats_per_row, theater.total_seats)
+    for row, length in zip(ROW_LETTERS, lengths, strict=False):
+        for number in range(1, length + 1):
             seats.append(
                 Seat(
                     id=uuid.uuid5(theater.id, f"{row}{number}"),
@@ -260,16 +262,17 @@ class MovieCatalog:
 
     async def create_theater(self, data: TheaterCreate) -> TheaterOut:
         """A theater and its seats; its time zone is the default setting's unless given."""
+        rows, seats_per_row, total_seats = data.layout
         theater = Theater(
             id=uuid.uuid4(),
             name=data.name,
             location=data.location,
             city=data.city,
-            rows=data.rows,
-            seats_per_row=data.seats_per_row,
+            rows=rows,
+            seats_per_row=seats_per_row,
             vip_rows=data.vip_rows,
             aisles_after=data.aisles_after,
-            total_seats=data.rows * data.seats_per_row,
+            total_seats=total_seats,
             timezone=data.timezone or self.default_timezone,
         )
         self.session.add(theater)
