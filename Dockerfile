@@ -3,7 +3,8 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Only boxoffice's own wheel: its dependencies come from the lock, with their hashes, below.
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,9 +12,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     BOXOFFICE_MODE=distributed \
     BOXOFFICE_DATA_DIR=/home/boxoffice/data
-# The wheels carry every dependency at the versions pinned in pyproject.toml.
+# Every dependency at the version and hash pinned in requirements/runtime.txt (made from
+# pyproject.toml, see "Dependencies" in the README); pip refuses any file whose hash differs.
+COPY requirements/runtime.txt /tmp/runtime.txt
+RUN pip install --no-cache-dir --require-hashes -r /tmp/runtime.txt \
+    && rm /tmp/runtime.txt
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links=/wheels /wheels/boxoffice-*.whl \
+RUN pip install --no-cache-dir --no-deps /wheels/boxoffice-*.whl \
     && rm -rf /wheels \
     && useradd --create-home --uid 10001 --user-group boxoffice
 USER 10001:10001

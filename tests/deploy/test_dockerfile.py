@@ -72,7 +72,12 @@ def test_image_is_python_311_slim_runs_boxoffice_as_a_non_root_user():
 def test_build_context_makes_a_package_with_every_source_file(tmp_path):
     context = tmp_path / "context"
     build_context(context)
-    assert {p.name for p in context.iterdir()} == {"pyproject.toml", "README.md", "src"}
+    assert {p.name for p in context.iterdir()} == {
+        "pyproject.toml",
+        "README.md",
+        "src",
+        "requirements",
+    }
     wheels = tmp_path / "wheels"
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],

@@ -17,7 +17,9 @@ VENV_BIN = Path(sys.executable).parent
 def venv_tool(name: str) -> str:
     """A console script installed with the dev extra (beside this interpreter)."""
     path = VENV_BIN / name
-    assert path.exists(), f"{name} is missing: run ./scripts/test (it installs .[dev])"
+    assert path.exists(), (
+        f"{name} is missing: run ./scripts/test (it installs requirements/dev.txt)"
+    )
     return str(path)
 
 
