@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime as dt
 import random
 import uuid
 from unittest.mock import ANY
@@ -19,12 +18,10 @@ import sqlalchemy as sa
 
 from boxoffice.booking.errors import SeatsUnavailable
 from boxoffice.booking.lifecycle import Lifecycle
-from boxoffice.booking.models import Booking
 from boxoffice.booking.schemas import SeatSelection
 from boxoffice.booking.seats import guards_of
 from boxoffice.booking.service import BookingService
 from boxoffice.core.auth import decode_token
-from boxoffice.core.db import utcnow
 from boxoffice.core.seatboard import MemorySeatBoard
 from tests.booking.conftest import (
     BOOK,
@@ -33,6 +30,7 @@ from tests.booking.conftest import (
     events_of,
     live_sales,
     movie_count_agrees,
+    run_out,
 )
 from tests.conftest import delete_redis_prefix
 
@@ -168,18 +166,6 @@ async def test_losing_every_hold_mid_race_still_sells_each_seat_once(api, make_s
     await movie_count_agrees(api, show)
 
 
-async def run_out(api, *booking_ids):
-    """Make pending bookings overdue in the database only (as if their time ran out while
-    the sweeper slept); the seat board still shows them sold until they are expired."""
-    past = utcnow() - dt.timedelta(seconds=1)
-    async with booking_ctx(api).db.transaction() as session:
-        await session.execute(
-            sa.update(Booking)
-            .where(Booking.id.in_([uuid.UUID(b) for b in booking_ids]))
-            .values(expires_at=past)
-        )
-
-
 async def test_losing_the_insert_race_undoes_only_the_insert(api, make_show, customer):
     """The index refusing a booking undoes its insert alone (a savepoint): the expirations
     done before it, with their events, and whatever else the transaction did are kept."""
@@ -192,7 +178,7 @@ async def test_losing_the_insert_race_undoes_only_the_insert(api, make_show, cus
     ]
     sold = await api.post(BOOK, headers=carol.headers, json=show.selection("A2"))
     assert sold.status_code == 201
-    await run_out(api, stale, other_stale)
+    await run_out(api, stale, other_stale, board=False)
     # The seat board would refuse A2 before the database is asked: switch it off, so the
     # requests below reach the insert and lose there, to carol's row.
     guards_of(ctx).holds = False
