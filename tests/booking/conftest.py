@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from boxoffice.booking.models import Booking, BookingSeat
 from boxoffice.core.app import ServiceContext
+from boxoffice.core.db import utcnow
 from boxoffice.core.events import Event, InboxEvent, OutboxEvent
 from boxoffice.core.events.envelope import to_json_payload
 from boxoffice.core.settings import Settings
@@ -98,6 +99,31 @@ async def booking_row(api: httpx.AsyncClient, booking_id: str) -> Any:
     """The booking's row as stored (not as the API presents it)."""
     async with booking_ctx(api).db.sessionmaker() as session:
         return await session.get(Booking, uuid.UUID(booking_id))
+
+
+async def run_out(api: httpx.AsyncClient, *booking_ids: str, board: bool = True) -> None:
+    """Time passes for these unpaid bookings: their expiry moves into the past, in the database
+    (as if the sweeper slept) and, with `board`, on the seat board, which is told their sales'
+    new deadline as at a sale (that the board then holds the seats free is the seat board
+    contract's to show). Without it, the board goes on showing them sold."""
+    ctx = booking_ctx(api)
+    past = utcnow() - dt.timedelta(seconds=1)
+    async with ctx.db.transaction() as session:
+        for booking_id in booking_ids:
+            booking = await session.get(Booking, uuid.UUID(booking_id))
+            assert booking is not None and booking.status == "pending", booking_id
+            booking.expires_at = past
+            seats = await session.scalars(
+                sa.select(BookingSeat.seat_id).where(BookingSeat.booking_id == booking.id)
+            )
+            if not board:
+                continue
+            await ctx.runtime.seats.sell(
+                str(booking.showtime_id),
+                [str(seat) for seat in seats],
+                str(booking.user_id),
+                unpaid_until_ms=int(past.timestamp() * 1000),
+            )
 
 
 async def seat_rows(api: httpx.AsyncClient, booking_id: str) -> list[str]:

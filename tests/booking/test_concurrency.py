@@ -10,12 +10,28 @@ from __future__ import annotations
 import asyncio
 import collections
 import random
+import uuid
+from unittest.mock import ANY
 
+import pytest
 import sqlalchemy as sa
 
+from boxoffice.booking.errors import SeatsUnavailable
+from boxoffice.booking.lifecycle import Lifecycle
+from boxoffice.booking.schemas import SeatSelection
 from boxoffice.booking.seats import guards_of
+from boxoffice.booking.service import BookingService
+from boxoffice.core.auth import decode_token
 from boxoffice.core.seatboard import MemorySeatBoard
-from tests.booking.conftest import BOOK, booking_ctx, live_sales, movie_count_agrees
+from tests.booking.conftest import (
+    BOOK,
+    booking_ctx,
+    booking_row,
+    events_of,
+    live_sales,
+    movie_count_agrees,
+    run_out,
+)
 from tests.conftest import delete_redis_prefix
 
 
@@ -148,3 +164,46 @@ async def test_losing_every_hold_mid_race_still_sells_each_seat_once(api, make_s
     assert not sold_twice(sales)
     assert sorted(s for s, _ in sales) == sorted(show.ids("A1", "C1"))
     await movie_count_agrees(api, show)
+
+
+async def test_losing_the_insert_race_undoes_only_the_insert(api, make_show, customer):
+    """The index refusing a booking undoes its insert alone (a savepoint): the expirations
+    done before it, with their events, and whatever else the transaction did are kept."""
+    show = await make_show(api)
+    ctx = booking_ctx(api)
+    alice, carol, dave, erin = customer(), customer(), customer(), customer()
+    stale, other_stale = [
+        (await api.post(BOOK, headers=who.headers, json=show.selection(seat))).json()["id"]
+        for who, seat in ((alice, "A1"), (erin, "B1"))
+    ]
+    sold = await api.post(BOOK, headers=carol.headers, json=show.selection("A2"))
+    assert sold.status_code == 201
+    await run_out(api, stale, other_stale, board=False)
+    # The seat board would refuse A2 before the database is asked: switch it off, so the
+    # requests below reach the insert and lose there, to carol's row.
+    guards_of(ctx).holds = False
+
+    # A request expires alice's overdue booking on A1 on its way, then loses A2.
+    lost = await api.post(BOOK, headers=dave.headers, json=show.selection("A1", "A2"))
+    assert lost.status_code == 409, lost.text
+    assert lost.json()["seat_ids"] == show.ids("A2")
+    assert (await booking_row(api, stale)).status == "expired"
+    assert await events_of(api, stale) == [("booking.created", ANY), ("booking.expired", ANY)]
+
+    # In a caller's transaction, what it did before the lost insert stays and commits.
+    dave_principal = decode_token(ctx.settings, dave.token)
+    async with ctx.db.transaction() as session:
+        assert await Lifecycle(session, ctx).expire(uuid.UUID(other_stale))
+        with pytest.raises(SeatsUnavailable):
+            await BookingService(session, ctx).book(
+                dave_principal, SeatSelection(showtime_id=show.id, seat_ids=show.ids("A2"))
+            )
+    assert (await booking_row(api, other_stale)).status == "expired"
+    assert [n for n, _ in await events_of(api, other_stale)] == [
+        "booking.created",
+        "booking.expired",
+    ]
+    # and its after-commit work too: the board learnt that B1 is free
+    status = (await api.get(f"/api/bookings/showtimes/{show.id}/seat-status")).json()["seats"]
+    assert show.seat("B1") not in status and show.seat("A2") in status
+    assert await live_sales(api, show.id) == [(show.seat("A2"), sold.json()["id"])]

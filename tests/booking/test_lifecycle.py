@@ -18,6 +18,7 @@ from tests.booking.conftest import (
     movie_count_agrees,
     publish,
     redeliver,
+    run_out,
     seat_rows,
 )
 from tests.conftest import bearer
@@ -96,13 +97,16 @@ async def test_time_runs_out_holds_lapse_and_unpaid_bookings_expire(
 ):
     # The sweeper waits until the test lets it run: first we look at what happens before it.
     monkeypatch.setattr(sweeper, "sweep_interval", lambda settings: 3600.0)
-    async with system(seat_hold_ttl_seconds=1, booking_expiry_seconds=1) as api:
+    # No wall-clock race: bookings keep an hour, and the test moves their expiry into the past
+    # (`run_out`) when it wants their time up. A hold lapses on the seat board's own clock
+    # (Redis's, in distributed mode), so that one is waited for, as a condition.
+    async with system(seat_hold_ttl_seconds=2, booking_expiry_seconds=3600) as api:
         show = await make_show(api)
         alice, bob, carol, dave = customer(), customer(), customer(), customer()
-        await api.post(HOLD, headers=alice.headers, json=show.selection("B2"))
         alices = await book(api, alice, show, "A1")
         carols = await book(api, carol, show, "C1")
         daves = await book(api, dave, show, "C3", "C4")
+        await api.post(HOLD, headers=alice.headers, json=show.selection("B2"))
         assert (
             await api.post(HOLD, headers=bob.headers, json=show.selection("B2"))
         ).status_code == 409
@@ -110,16 +114,20 @@ async def test_time_runs_out_holds_lapse_and_unpaid_bookings_expire(
             await api.post(BOOK, headers=bob.headers, json=show.selection("A1"))
         ).status_code == 409
 
-        await asyncio.sleep(1.3)
+        # the hold lapses by itself
+        async def bob_holds_b2() -> bool:
+            held = await api.post(HOLD, headers=bob.headers, json=show.selection("B2"))
+            return held.is_success
 
-        # the hold lapsed by itself
-        assert (await api.post(HOLD, headers=bob.headers, json=show.selection("B2"))).is_success
+        await eventually(bob_holds_b2, timeout=30)
+
+        await run_out(api, alices["id"], carols["id"], daves["id"])
         # past expires_at the booking reads expired and its seat is free, sweeper or not
         assert (await read(api, alice, alices))["status"] == "expired"
         assert (await booking_row(api, alices["id"])).status == "pending"
         assert show.seat("A1") not in await seats_shown(api, show)
         # and someone else can book the seat at once (the stale booking is expired on the way)
-        await book(api, bob, show, "A1")
+        bobs = await book(api, bob, show, "A1")
         assert (await booking_row(api, alices["id"])).status == "expired"
         assert await names(api, alices) == ["booking.created", "booking.expired"]
 
@@ -147,11 +155,13 @@ async def test_time_runs_out_holds_lapse_and_unpaid_bookings_expire(
         # and the sweeper loop does it by itself, nobody calling an endpoint
         monkeypatch.undo()
         erins = await book(api, customer(), show, "A4")
+        await run_out(api, erins["id"], bobs["id"])
         loop = asyncio.create_task(sweeper.expiry_sweeper(ctx))
         try:
 
             async def swept() -> bool:
-                return (await booking_row(api, erins["id"])).status == "expired"
+                rows = [await booking_row(api, b["id"]) for b in (erins, bobs)]
+                return all(row.status == "expired" for row in rows)
 
             await eventually(swept)
         finally:

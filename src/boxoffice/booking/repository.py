@@ -135,12 +135,21 @@ class UnpaidSeats:
 
 
 async def lock_customer(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Serialise one customer's bookings until this transaction ends (PostgreSQL: an advisory
-    transaction lock on the user id). SQLite needs none: it has one writer at a time, and a
-    booking's count follows its own insert (see BookingService._insert)."""
+    """Serialise one customer's bookings until this transaction ends.
+
+    PostgreSQL: an advisory transaction lock on the user id. SQLite: the database's one write
+    lock, taken now (BEGIN IMMEDIATE) unless this transaction holds it already; a booking's
+    count follows its own insert (see BookingService._insert). SQLite's driver begins a
+    transaction only at the first write, so without this the insert's savepoint would be the
+    outermost transaction, and releasing it would commit the booking."""
     if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 async def unpaid_seats(

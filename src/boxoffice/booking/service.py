@@ -94,39 +94,46 @@ class BookingService:
         chosen: list[SeatInfo],
         acquired: tuple[str, ...],
     ) -> Booking:
-        """Insert the booking; when the index refuses it, free what ran out unpaid and try once
-        more, else name the seats someone else has."""
+        """Insert the booking in a savepoint, so that losing the race to the index undoes only
+        the insert and nothing the caller's transaction did before; then name the seats
+        someone else has."""
         wanted = [s.id for s in chosen]
-        for attempt in (1, 2):
-            booking = self._new_booking(user, showtime, chosen, utcnow())
-            try:
-                await repo.lock_customer(self.session, user.user_id)
+        await self._expire_overdue(showtime.id, wanted)
+        booking = self._new_booking(user, showtime, chosen, utcnow())
+        await repo.lock_customer(self.session, user.user_id)
+        try:
+            async with self.session.begin_nested():
                 await repo.add_booking(self.session, booking, booking.seats)
-            except IntegrityError:
-                # Nothing was written before the insert, so rolling back loses nothing.
-                await self.session.rollback()
-            else:
-                try:
-                    await self._check_fair_share(user, showtime.id, len(chosen), booked=True)
-                except UnpaidSeatsCapReached:
-                    await self.seats.release_quietly(showtime.id, acquired, user)
-                    raise  # the request's session rolls the insert back
-                return booking
-            now = utcnow()
-            live = await repo.live_seats(self.session, showtime.id, now, wanted)
+        except IntegrityError:
+            await self.seats.release_quietly(showtime.id, acquired, user)
+            live = await repo.live_seats(self.session, showtime.id, utcnow(), wanted)
             sold = [s for s in live if not s.overdue]
-            overdue = {s.booking_id for s in live if s.overdue}
-            if sold or not overdue or attempt == 2:
-                await self.seats.release_quietly(showtime.id, acquired, user)
-                if sold:
-                    raise taken_error(sold)
-                raise Conflict("The booking could not be saved; please try again")
-            # Seats of bookings that ran out unpaid are free: expire those now (their own
-            # transaction: facts of their own) rather than wait for the sweeper.
+            if sold:
+                raise taken_error(sold) from None
+            # Only a booking that ran out since `_expire_overdue` looked is left: rare, and
+            # the customer's next try finds its seats free.
+            raise Conflict("The booking could not be saved; please try again") from None
+        try:
+            await self._check_fair_share(user, showtime.id, len(chosen), booked=True)
+        except UnpaidSeatsCapReached:
+            await self.seats.release_quietly(showtime.id, acquired, user)
+            raise  # the request's session rolls the insert back
+        return booking
+
+    async def _expire_overdue(self, showtime_id: uuid.UUID, wanted: list[uuid.UUID]) -> None:
+        """Expire the bookings that ran out unpaid on the wanted seats now, rather than wait
+        for the sweeper: their seats are free, and the index would refuse the insert.
+
+        In their own transaction, before this one writes: they are facts of their own, kept
+        whatever becomes of this booking (and on SQLite this transaction does not yet hold
+        the one write lock that transaction needs)."""
+        now = utcnow()
+        live = await repo.live_seats(self.session, showtime_id, now, wanted)
+        overdue = {s.booking_id for s in live if s.overdue}
+        if overdue:
             async with self.ctx.db.transaction() as session:
                 for booking_id in overdue:
                     await Lifecycle(session, self.ctx).expire(booking_id, now)
-        raise AssertionError("unreachable")
 
     async def _check_fair_share(
         self, user: Principal, showtime_id: uuid.UUID, seats: int, *, booked: bool

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -238,19 +238,35 @@ def after_commit(session: AsyncSession | Session, action: AfterCommit) -> None:
     For work outside the database that must follow the data, not lead it: the seat board
     learning of a sale, a cache forgetting a row. `Database.session()` (requests) and
     `Database.transaction()` await it after the commit; a failing action is logged, since
-    the commit already stands.
+    the commit already stands. An action registered inside a savepoint goes with it when the
+    savepoint is rolled back; the others stay.
     """
     sync = session.sync_session if isinstance(session, AsyncSession) else session
-    sync.info.setdefault(_AFTER_COMMIT, []).append(action)
+    scope = sync.get_nested_transaction() or sync.get_transaction()
+    sync.info.setdefault(_AFTER_COMMIT, []).append((scope, action))
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_commit(session: Session) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+def _inside(scope: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
+    while scope is not None:
+        if scope is rolled_back:
+            return True
+        scope = scope.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_commit(session: Session, rolled_back: SessionTransaction) -> None:
+    # Fired for a savepoint's rollback too (as is "after_rollback"), which must not forget
+    # what the enclosing transaction will still commit.
+    if rolled_back.parent is None:
+        session.info.pop(_AFTER_COMMIT, None)
+        return
+    kept = [(s, a) for s, a in session.info.get(_AFTER_COMMIT, []) if not _inside(s, rolled_back)]
+    session.info[_AFTER_COMMIT] = kept
 
 
 async def _run_after_commit(session: AsyncSession) -> None:
-    for action in session.sync_session.info.pop(_AFTER_COMMIT, []):
+    for _, action in session.sync_session.info.pop(_AFTER_COMMIT, []):
         try:
             await action()
         except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -137,16 +138,35 @@ def _unreachable_database(world) -> Database:
     return Database(f"sqlite+aiosqlite:///{world.settings.data_dir.resolve()}")
 
 
+def _count_pings(db: Database) -> Callable[[], int]:
+    """Count the database's pings; how many so far."""
+    pings = 0
+    ping = db.ping
+
+    async def counted() -> None:
+        nonlocal pings
+        pings += 1
+        await ping()
+
+    db.ping = counted  # type: ignore[method-assign]
+    return lambda: pings
+
+
 async def test_events_wait_out_an_outage_of_the_consumers_database_instead_of_dying(world):
     shop, ledger = world.name("shop"), world.name("ledger")
     ledger_ctx = await world.service(ledger, ledger_handlers(ledger))
     shop_ctx = await world.service(shop)
-    healthy_db, ledger_ctx.db = ledger_ctx.db, _unreachable_database(world)
+    unreachable = _unreachable_database(world)
+    failed_attempts = _count_pings(unreachable)
+    healthy_db, ledger_ctx.db = ledger_ctx.db, unreachable
     try:
         order_id = await world.place_order(shop_ctx)
         await eventually(lambda: _zero(world.unpublished(shop_ctx)))
-        # Far longer than the three quick attempts that would dead-letter a failing handler.
-        await asyncio.sleep(1.0)
+        # The marker: the consumer pings its database after each failed attempt. Twice as
+        # many failed attempts as would dead-letter a failing handler means this one was
+        # not given up (a dead-lettered event is tried no more), however slow the machine.
+        allowed = world.settings.event_max_attempts
+        await eventually(lambda: failed_attempts() > 2 * allowed)
         assert await world.bus.dead_letters(ledger) == []
     finally:
         await ledger_ctx.db.dispose()
