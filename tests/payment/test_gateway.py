@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from boxoffice.payment.provider import ChargeDeclined, GatewayError, SimulatedGateway
+from boxoffice.payment.provider import CardGatewayError, ChargeDeclined, SimulatedGateway
 
 AMOUNT = Decimal("240000.00")
 
@@ -61,7 +61,7 @@ async def test_tok_timeout_hangs_past_the_callers_timeout():
 async def test_a_refund_returns_the_money_once_and_needs_the_charge():
     gateway = SimulatedGateway()
     charge = await gateway.charge(reference="p1", amount=AMOUNT, payment_method="x", token=None)
-    with pytest.raises(GatewayError):
+    with pytest.raises(CardGatewayError):
         await gateway.refund(reference="p1", transaction_id="TXN_other", amount=AMOUNT)
     first = await gateway.refund(
         reference="p1", transaction_id=charge.transaction_id, amount=AMOUNT

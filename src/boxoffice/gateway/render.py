@@ -38,7 +38,7 @@ _PREFIX_TO_SERVICE = {prefix: name for name, prefix in GATEWAY_PREFIXES.items()}
 
 
 @dataclass(frozen=True)
-class GatewayError:
+class ErrorPage:
     """An error NGINX renders itself, in the design's error shape."""
 
     status: int
@@ -46,17 +46,17 @@ class GatewayError:
     detail: str
 
 
-GATEWAY_ERRORS = (
-    GatewayError(400, "ValidationError", "Bad request"),
-    GatewayError(404, "NotFoundError", "Not Found"),
-    GatewayError(405, "MethodNotAllowed", "Method not allowed"),
-    GatewayError(413, "PayloadTooLarge", "Request body over 1 MB"),
-    GatewayError(414, "ValidationError", "Request URI too long"),
-    GatewayError(429, "RateLimitError", "Too many requests"),
-    GatewayError(500, "InternalError", "Internal server error"),
-    GatewayError(502, "BadGateway", "The service behind this path is not answering"),
-    GatewayError(503, "ServiceUnavailable", "Service unavailable"),
-    GatewayError(504, "GatewayTimeout", "The service behind this path did not answer in time"),
+ERROR_PAGES = (
+    ErrorPage(400, "ValidationError", "Bad request"),
+    ErrorPage(404, "NotFoundError", "Not Found"),
+    ErrorPage(405, "MethodNotAllowed", "Method not allowed"),
+    ErrorPage(413, "PayloadTooLarge", "Request body over 1 MB"),
+    ErrorPage(414, "ValidationError", "Request URI too long"),
+    ErrorPage(429, "RateLimitError", "Too many requests"),
+    ErrorPage(500, "InternalError", "Internal server error"),
+    ErrorPage(502, "BadGateway", "The service behind this path is not answering"),
+    ErrorPage(503, "ServiceUnavailable", "Service unavailable"),
+    ErrorPage(504, "GatewayTimeout", "The service behind this path did not answer in time"),
 )
 
 
@@ -119,7 +119,7 @@ def render(
         # and holds no secret.
         site_proof=site_proof(settings.secret_key) if local and settings.secret_key else None,
         site_port=site_port,
-        errors=GATEWAY_ERRORS,
+        errors=ERROR_PAGES,
         bench_ping=bench_ping,
         security_headers_list=[{"name": n, "value": v} for n, v in SECURITY_HEADERS],
         content_security_policy=CONTENT_SECURITY_POLICY,

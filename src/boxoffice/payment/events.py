@@ -1,13 +1,12 @@
 """The events payment produces (docs/contracts.md): payment.completed, payment.failed and
-payment.refunded, each recorded in the outbox of the transaction that changes the payment."""
+payment.refunded, each recorded with `record_event` in the outbox of the transaction that
+changes the payment, with `aggregate_id` the booking's id: one booking's payment events are
+published in order (completed before refunded)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from boxoffice.core.events import record_event
 from boxoffice.payment.models import Payment
 
 
@@ -27,13 +26,3 @@ def payment_payload(payment: Payment, reason: str | None = None) -> dict[str, An
     if reason is not None:
         payload["reason"] = reason
     return payload
-
-
-def record_payment_event(
-    session: AsyncSession, name: str, payment: Payment, *, reason: str | None = None
-) -> None:
-    """Add a `payment.*` event to the outbox of the caller's transaction."""
-    # One booking's payment events are published in order (completed before refunded).
-    record_event(
-        session, name, payment_payload(payment, reason), aggregate_id=str(payment.booking_id)
-    )

@@ -31,7 +31,7 @@ class ChargeDeclined(Exception):
         super().__init__(reason)
 
 
-class GatewayError(Exception):
+class CardGatewayError(Exception):
     """The gateway failed in a way that says nothing about whether money moved."""
 
 
@@ -59,7 +59,7 @@ class PaymentProvider(Protocol):
     async def charge(
         self, *, reference: str, amount: Decimal, payment_method: str, token: str | None
     ) -> Charge:
-        """Move money once per reference; raise ChargeDeclined or GatewayError."""
+        """Move money once per reference; raise ChargeDeclined or CardGatewayError."""
         ...
 
     async def find_charge(self, reference: str) -> Charge | None:
@@ -67,7 +67,7 @@ class PaymentProvider(Protocol):
         ...
 
     async def refund(self, *, reference: str, transaction_id: str, amount: Decimal) -> Refund:
-        """Give a charge's money back once per reference; raise GatewayError on failure."""
+        """Give a charge's money back once per reference; raise CardGatewayError on failure."""
         ...
 
 
@@ -115,7 +115,7 @@ class SimulatedGateway:
         if token == TIMEOUT_TOKEN:
             # Longer than any caller waits; the caller's timeout cancels this sleep.
             await asyncio.sleep(self.timeout_seconds * 2 + 1)
-            raise GatewayError("simulated gateway hang ended")
+            raise CardGatewayError("simulated gateway hang ended")
         await self._latency()
         if self._resumed is not None:
             await self._resumed.wait()
@@ -146,7 +146,7 @@ class SimulatedGateway:
             return existing
         charge = await self.find_charge(reference)
         if charge is None or charge.transaction_id != transaction_id:
-            raise GatewayError(f"no charge {transaction_id} to refund")
+            raise CardGatewayError(f"no charge {transaction_id} to refund")
         made = Refund(reference=reference, transaction_id=_refund_id(), amount=amount)
         self.refunds[reference] = made
         if self.ledger is not None:
@@ -180,14 +180,14 @@ class SharedLedger:
             await self._redis.hsetnx(key, reference, json.dumps(fields))
             stored = await self._redis.hget(key, reference)
         except RedisError as exc:
-            raise GatewayError(f"gateway unreachable: {exc}") from exc
+            raise CardGatewayError(f"gateway unreachable: {exc}") from exc
         return dict(json.loads(stored)) if stored else fields
 
     async def _get(self, key: str, reference: str) -> dict[str, str] | None:
         try:
             stored = await self._redis.hget(key, reference)
         except RedisError as exc:
-            raise GatewayError(f"gateway unreachable: {exc}") from exc
+            raise CardGatewayError(f"gateway unreachable: {exc}") from exc
         return dict(json.loads(stored)) if stored else None
 
     async def put_charge(self, charge: Charge) -> Charge:

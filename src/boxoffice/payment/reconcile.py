@@ -25,8 +25,9 @@ import structlog
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError
+from boxoffice.core.events import record_event
 from boxoffice.payment.bookings import BookingFacts, fetch_booking
-from boxoffice.payment.events import record_payment_event
+from boxoffice.payment.events import payment_payload
 from boxoffice.payment.models import Payment
 from boxoffice.payment.refunds import refund_payment
 from boxoffice.payment.repository import PaymentRepository
@@ -128,7 +129,12 @@ async def _apply(ctx: ServiceContext, payment: Payment, action: str) -> None:
         current = await PaymentRepository(session).get(payment.id)
         assert current is not None
         if current.status == payment.status:  # unchanged since the check
-            record_payment_event(session, name, current, reason=current.refund_reason)
+            record_event(
+                session,
+                name,
+                payment_payload(current, current.refund_reason),
+                aggregate_id=str(current.booking_id),
+            )
 
 
 async def _check_failed(ctx: ServiceContext, payment: Payment, *, fix: bool) -> Finding | None:

@@ -21,6 +21,7 @@ from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError
+from boxoffice.core.events import record_event
 from boxoffice.core.observability import PAYMENTS
 from boxoffice.payment.bookings import approve_refund
 from boxoffice.payment.errors import (
@@ -29,7 +30,7 @@ from boxoffice.payment.errors import (
     PaymentNotFound,
     PaymentNotRefundable,
 )
-from boxoffice.payment.events import record_payment_event
+from boxoffice.payment.events import payment_payload
 from boxoffice.payment.models import Payment
 from boxoffice.payment.provider import Refund
 from boxoffice.payment.repository import PaymentRepository
@@ -160,7 +161,12 @@ async def _mark_refunded(session: AsyncSession, payment_id: uuid.UUID, refund: R
     payment = await repo.get(payment_id)
     assert payment is not None
     if won:
-        record_payment_event(session, "payment.refunded", payment, reason=payment.refund_reason)
+        record_event(
+            session,
+            "payment.refunded",
+            payment_payload(payment, payment.refund_reason),
+            aggregate_id=str(payment.booking_id),
+        )
         PAYMENTS.labels("refunded").inc()
         log.info(
             "payment_refunded",

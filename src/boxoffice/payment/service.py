@@ -25,6 +25,7 @@ from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError
+from boxoffice.core.events import record_event
 from boxoffice.core.observability import PAYMENTS
 from boxoffice.payment.bookings import BookingFacts, fetch_booking
 from boxoffice.payment.errors import (
@@ -40,7 +41,7 @@ from boxoffice.payment.errors import (
     PaymentInProgress,
     ShowtimeStarted,
 )
-from boxoffice.payment.events import record_payment_event
+from boxoffice.payment.events import payment_payload
 from boxoffice.payment.models import Payment
 from boxoffice.payment.provider import Charge, ChargeDeclined, PaymentProvider
 from boxoffice.payment.repository import PaymentRepository
@@ -252,7 +253,12 @@ async def complete(ctx: ServiceContext, payment_id: uuid.UUID, charge: Charge) -
         payment = moved or await repo.get(payment_id)
         assert payment is not None
         if won:
-            record_payment_event(session, "payment.completed", payment)
+            record_event(
+                session,
+                "payment.completed",
+                payment_payload(payment),
+                aggregate_id=str(payment.booking_id),
+            )
     if won:
         PAYMENTS.labels("completed").inc()
         log.info(
@@ -275,7 +281,12 @@ async def fail(ctx: ServiceContext, payment_id: uuid.UUID, reason: str) -> Payme
         payment = moved or await repo.get(payment_id)
         assert payment is not None
         if won:
-            record_payment_event(session, "payment.failed", payment, reason=reason)
+            record_event(
+                session,
+                "payment.failed",
+                payment_payload(payment, reason),
+                aggregate_id=str(payment.booking_id),
+            )
     if won:
         outcome = {"card_declined": "declined", "gateway_timeout": "timeout"}.get(reason, reason)
         PAYMENTS.labels(outcome).inc()
