@@ -24,6 +24,10 @@ from boxoffice.core.localtime import starts_at, zone
 
 # A year and a day: a leap year's report fits, a decade's does not (one row per day).
 MAX_DAYS = 366
+# The days a report may name: a box office has no sales outside them, and a day at the ends of
+# Python's calendar (year 1, year 9999) has no midnight in every time zone.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2999, 12, 31)
 
 
 async def showtime_sales(
@@ -52,7 +56,12 @@ async def showtime_sales(
 
 def check_range(first: dt.date, last: dt.date) -> int:
     """The number of days from `first` to `last`, both included; SalesRangeInvalid (400)
-    when `last` comes first or the range is longer than MAX_DAYS."""
+    when `last` comes first, the range is longer than MAX_DAYS or leaves the years 2000-2999."""
+    for day in (first, last):
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise SalesRangeInvalid(
+                f"{day} is outside the years {EARLIEST_DAY.year}-{LATEST_DAY.year}"
+            )
     days = (last - first).days + 1
     if days < 1:
         raise SalesRangeInvalid(f"The range ends ({last}) before it starts ({first})")
