@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from boxoffice.core.auth import issue_token
 from boxoffice.core.runtime import Runtime, memory_runtime, redis_runtime
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

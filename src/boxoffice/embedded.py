@@ -25,8 +25,9 @@ from boxoffice.core.headers import SecurityHeadersMiddleware
 from boxoffice.core.observability import metrics_endpoint
 from boxoffice.core.ratelimit import RateLimitMiddleware, send_json, site_proof
 from boxoffice.core.runtime import Runtime, memory_runtime
-from boxoffice.core.settings import GATEWAY_PREFIXES, Settings
+from boxoffice.core.settings import GATEWAY_PREFIXES
 from boxoffice.services import all_definitions
+from boxoffice.settings import Settings
 
 
 class _GatewayAliases:

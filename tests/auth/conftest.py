@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 from tests.conftest import running_system
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from boxoffice.auth.passwords import PasswordHasher
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 
 
 async def test_a_hash_made_with_default_settings_uses_12_rounds(monkeypatch):

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from boxoffice.cli import app
 from boxoffice.cli import bench as bench_cli
-from boxoffice.core.settings import Settings
 from boxoffice.gateway.render import render_local
+from boxoffice.settings import Settings
 from tests.conftest import POSTGRES_URL
 
 BOXOFFICE = str(Path(sys.executable).with_name("boxoffice"))

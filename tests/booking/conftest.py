@@ -19,7 +19,7 @@ from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import utcnow
 from boxoffice.core.events import Event, InboxEvent, OutboxEvent
 from boxoffice.core.events.envelope import to_json_payload
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 from tests.conftest import (
     bearer,
     eventually,

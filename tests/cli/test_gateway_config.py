@@ -15,8 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from boxoffice.cli import app
-from boxoffice.core.settings import GATEWAY_PREFIXES, Settings
+from boxoffice.core.settings import GATEWAY_PREFIXES
 from boxoffice.gateway.render import prepare_run_dir, render_compose, render_local
+from boxoffice.settings import Settings
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 from tests.auth.helpers import is_error, login, token_of
 from tests.conftest import ADMIN_EMAIL, bearer, running_system
 

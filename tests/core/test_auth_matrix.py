@@ -29,8 +29,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
 from boxoffice.core.auth import ROLES, CurrentUser, issue_token, require_role
-from boxoffice.core.settings import Settings
 from boxoffice.embedded import create_embedded_app
+from boxoffice.settings import Settings
 from tests.conftest import TEST_SECRET, running_system
 
 # The tests share one running system, started once for the module.

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from boxoffice.cli.distributed import check_dependencies
 from boxoffice.core.db import drop_database, make_engine
 from boxoffice.core.migrations import migrate, pending
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 from tests.conftest import POSTGRES_URL
 
 ASYNCPG = "postgresql+asyncpg://bo:secret@db.example:5432/postgres"

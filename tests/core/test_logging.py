@@ -12,7 +12,7 @@ import pytest
 import structlog
 
 from boxoffice.core.observability import REQUEST_EVENT, configure_logging
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 
 
 @pytest.fixture(autouse=True)

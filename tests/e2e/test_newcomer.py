@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK_TEST = "test_unknown_path_is_a_404_in_the_error_shape"

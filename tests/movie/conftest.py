@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from boxoffice.core.app import ServiceContext
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 from tests.conftest import (
     bearer,
     eventually,  # noqa: F401 (used by this folder's tests)

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 
 from boxoffice.core.db import Database
 from boxoffice.core.events import Event
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 from tests.conftest import (
     POSTGRES_URL,
     RABBITMQ_URL,

@@ -24,8 +24,8 @@ import pytest_asyncio
 
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import issue_token
-from boxoffice.core.settings import Settings
 from boxoffice.payment.provider import SimulatedGateway
+from boxoffice.settings import Settings
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,

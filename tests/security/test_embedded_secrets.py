@@ -24,7 +24,7 @@ from boxoffice.auth.bootstrap import GENERATED_ADMIN
 from boxoffice.auth.models import User
 from boxoffice.core.keys import KEY_FILE, SigningKeyError
 from boxoffice.core.kv import FileRevocationStore
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 from tests.auth.helpers import auth_db, login, token_of
 from tests.conftest import ADMIN_EMAIL, bearer, running_system
 from tests.e2e.system import System, client

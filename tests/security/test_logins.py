@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 from tests.auth.helpers import is_error, login, register, signed_up
 from tests.conftest import bearer, make_runtime, running_system
 

@@ -44,7 +44,7 @@ def _flatten(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, str]]
 
 def site_routes() -> list[tuple[str, str]]:
     """(method, path template) of every route the web site serves, from its route table."""
-    from boxoffice.core.settings import Settings
+    from boxoffice.settings import Settings
 
     app = create_web_app(Settings(_env_file=None, secret_key=TEST_SECRET))  # type: ignore[call-arg]
     return _flatten(app.routes)

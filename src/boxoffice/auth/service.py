@@ -24,11 +24,11 @@ from boxoffice.auth.schemas import (
     TokenResponse,
     UserCreate,
 )
+from boxoffice.auth.settings import AuthSettings
 from boxoffice.core.auth import STALE_TOKEN, Principal, Role, is_stale, issue_token
 from boxoffice.core.errors import NotAuthenticated, ServiceUnavailable
 from boxoffice.core.kv import RevocationStore
 from boxoffice.core.lockout import Lockout, retry_after
-from boxoffice.core.settings import Settings
 
 
 async def register(session: AsyncSession, passwords: PasswordHasher, data: RegisterRequest) -> User:
@@ -98,7 +98,7 @@ async def log_in(
     return user
 
 
-def token_for(settings: Settings, user: User) -> TokenResponse:
+def token_for(settings: AuthSettings, user: User) -> TokenResponse:
     """Sign an access token for a user (design 5.1 claims plus `jti`)."""
     token, expires = issue_token(settings, user_id=user.id, email=user.email, role=user.role)
     expires_in = max(0, math.floor((expires - dt.datetime.now(dt.UTC)).total_seconds()))
@@ -132,13 +132,13 @@ async def update_profile(session: AsyncSession, user: User, changes: ProfileUpda
     return user
 
 
-def token_lifetime_seconds(settings: Settings) -> int:
+def token_lifetime_seconds(settings: AuthSettings) -> int:
     """How long a token issued now can live: how long a not-before must be remembered."""
     return settings.access_token_expire_minutes * 60 + 60
 
 
 async def cut_off_tokens(
-    session: AsyncSession, tokens: RevocationStore, settings: Settings, user: User
+    session: AsyncSession, tokens: RevocationStore, settings: AuthSettings, user: User
 ) -> None:
     """Refuse, in every service, each token issued to this user until now (finding 11.3).
 
@@ -158,7 +158,7 @@ async def change_password(
     session: AsyncSession,
     passwords: PasswordHasher,
     tokens: RevocationStore,
-    settings: Settings,
+    settings: AuthSettings,
     user: User,
     change: PasswordChange,
 ) -> None:
@@ -236,7 +236,7 @@ async def _keep_an_admin(repo: UserRepository, user: User) -> None:
 async def change_role(
     session: AsyncSession,
     tokens: RevocationStore,
-    settings: Settings,
+    settings: AuthSettings,
     user_id: uuid.UUID,
     role: Role,
 ) -> User:
@@ -253,7 +253,7 @@ async def change_role(
 
 
 async def deactivate(
-    session: AsyncSession, tokens: RevocationStore, settings: Settings, user_id: uuid.UUID
+    session: AsyncSession, tokens: RevocationStore, settings: AuthSettings, user_id: uuid.UUID
 ) -> User:
     """Disable an account: it cannot log in, and its tokens stop working at once."""
     user = await get_user(session, user_id)
@@ -274,7 +274,7 @@ async def reactivate(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def republish_cut_offs(
-    session: AsyncSession, tokens: RevocationStore, settings: Settings
+    session: AsyncSession, tokens: RevocationStore, settings: AuthSettings
 ) -> int:
     """Copy the live logouts and recent not-befores from the database to the store (after
     Redis lost them, or a wiped data dir); returns how many were copied. Expired logouts are

@@ -24,6 +24,7 @@ from boxoffice.booking.errors import (
     UnpaidSeatsCapReached,
 )
 from boxoffice.booking.lifecycle import Lifecycle, record_booking_event
+from boxoffice.booking.metrics import BOOKINGS
 from boxoffice.booking.models import PENDING, Booking, BookingSeat
 from boxoffice.booking.schemas import SeatSelection
 from boxoffice.booking.seat_rules import stranded_seats
@@ -32,7 +33,6 @@ from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError, Conflict, PermissionDenied
-from boxoffice.core.observability import BOOKINGS
 
 log = structlog.get_logger("boxoffice.booking")
 

@@ -14,16 +14,16 @@ import structlog
 
 from boxoffice.booking import repository as repo
 from boxoffice.booking.lifecycle import Lifecycle
+from boxoffice.booking.settings import BookingSettings
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import utcnow
-from boxoffice.core.settings import Settings
 
 log = structlog.get_logger("boxoffice.booking.sweeper")
 
 BATCH_SIZE = 100
 
 
-def sweep_interval(settings: Settings) -> float:
+def sweep_interval(settings: BookingSettings) -> float:
     """Sweep a few times per expiry window (so seats come back promptly), at most every 5 s."""
     return max(0.2, min(5.0, settings.booking_expiry_seconds / 4))
 

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from boxoffice.cli.serving import load_settings
-from boxoffice.core.settings import SERVICE_NAMES, Settings
+from boxoffice.core.settings import SERVICE_NAMES
 from boxoffice.invariants import (
     DEFAULT_GRACE_SECONDS,
     KINDS,
@@ -27,6 +27,7 @@ from boxoffice.invariants import (
     SourceUnreadable,
     check_until_settled,
 )
+from boxoffice.settings import Settings
 
 CLEAN, VIOLATIONS, UNREADABLE = 0, 1, 2
 

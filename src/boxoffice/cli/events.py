@@ -17,7 +17,8 @@ from rich.table import Table
 
 from boxoffice.core.events import DeadLetter, EventBus
 from boxoffice.core.runtime import event_bus
-from boxoffice.core.settings import SERVICE_NAMES, Settings, get_settings
+from boxoffice.core.settings import SERVICE_NAMES
+from boxoffice.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True)
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

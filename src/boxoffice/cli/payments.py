@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from boxoffice.core.auth import issue_token
-from boxoffice.core.settings import Settings, get_settings
+from boxoffice.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.importer import import_from_string
 
 from boxoffice.core.ratelimit import RateLimit
-from boxoffice.core.settings import Settings, get_settings
+from boxoffice.settings import Settings, get_settings
 
 # How `boxoffice serve` tells uvicorn's worker processes (--workers > 1) their service.
 SERVE_ENV = "BOXOFFICE_SERVE_SERVICE"

@@ -33,7 +33,7 @@ from boxoffice.core.errors import AppError
 from boxoffice.core.kv import RevocationStore
 from boxoffice.core.migrations import migrate
 from boxoffice.core.runtime import file_revocation_store, redis_prefix
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 
 app = typer.Typer(no_args_is_help=True)
 T = TypeVar("T")

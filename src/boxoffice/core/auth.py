@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import Counter
 
 from boxoffice.core.errors import NotAuthenticated, PermissionDenied
-from boxoffice.core.settings import Settings
+from boxoffice.core.settings import CoreSettings
 
 log = structlog.get_logger("boxoffice.auth")
 
@@ -56,9 +56,16 @@ class Principal:
     def is_staff(self) -> bool:
         return self.role in ("staff", "admin")
 
+    def may_act_for(self, owner_id: uuid.UUID) -> bool:
+        """Whether the caller may see or change what `owner_id` owns: its owner, or staff.
+
+        Path-id dependencies use it to answer 404 (not 403) for anyone else's resource, so a
+        stranger cannot even learn that the id exists."""
+        return self.user_id == owner_id or self.is_staff
+
 
 def issue_token(
-    settings: Settings,
+    settings: CoreSettings,
     *,
     user_id: uuid.UUID,
     email: str,
@@ -81,7 +88,7 @@ def issue_token(
     return token, expires
 
 
-def decode_token(settings: Settings, token: str) -> Principal:
+def decode_token(settings: CoreSettings, token: str) -> Principal:
     """Verify signature, expiry and shape; raise NotAuthenticated otherwise."""
     try:
         # Only the configured algorithm is accepted, which rules out `alg: none` and key confusion.

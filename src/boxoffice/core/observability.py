@@ -32,8 +32,6 @@ HTTP_DURATION = Histogram(
     ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-BOOKINGS = Counter("bookings_total", "Total booking attempts", ["outcome"])
-PAYMENTS = Counter("payments_total", "Total payment attempts", ["outcome"])
 CACHE_HITS = Counter("cache_hits_total", "Cache hits", ["service", "cache"])
 CACHE_MISSES = Counter("cache_misses_total", "Cache misses", ["service", "cache"])
 CIRCUIT_BREAKER_STATE = Gauge(

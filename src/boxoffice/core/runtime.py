@@ -28,14 +28,14 @@ from boxoffice.core.kv import (
 )
 from boxoffice.core.lockout import Lockout, LockoutPolicy, MemoryLockout, RedisLockout
 from boxoffice.core.seatboard import MemorySeatBoard, RedisSeatBoard, SeatBoard
-from boxoffice.core.settings import Settings
+from boxoffice.core.settings import CoreSettings
 
 
 @dataclass
 class Runtime:
-    """Settings plus adapters; `extras` carries adapters that later layers add (bus, holds)."""
+    """CoreSettings plus adapters; `extras` carries adapters that later layers add (bus, holds)."""
 
-    settings: Settings
+    settings: CoreSettings
     cache: Cache
     revocations: RevocationStore
     redis: Redis | None = None
@@ -91,7 +91,7 @@ class Runtime:
             await self.redis.aclose()
 
 
-def memory_runtime(settings: Settings) -> Runtime:
+def memory_runtime(settings: CoreSettings) -> Runtime:
     """In-process adapters: embedded mode (one process, one worker); logouts are kept in the
     data dir, as the databases are."""
     return Runtime(
@@ -102,7 +102,7 @@ def memory_runtime(settings: Settings) -> Runtime:
     )
 
 
-def redis_runtime(settings: Settings) -> Runtime:
+def redis_runtime(settings: CoreSettings) -> Runtime:
     """Redis-backed adapters: distributed mode."""
     # Fail fast: every Redis use here has a fallback (the database decides seats, the cache is
     # skipped, revocation degrades), so a dead Redis must cost milliseconds, not seconds of retries.
@@ -124,17 +124,17 @@ def redis_runtime(settings: Settings) -> Runtime:
     )
 
 
-def file_revocation_store(settings: Settings) -> FileRevocationStore:
+def file_revocation_store(settings: CoreSettings) -> FileRevocationStore:
     """Embedded mode's revocation list (and not-befores): a SQLite file in the data dir."""
     return FileRevocationStore(settings.data_dir / f"{settings.db_prefix}revocations.sqlite3")
 
 
-def redis_prefix(settings: Settings) -> str:
+def redis_prefix(settings: CoreSettings) -> str:
     """The prefix of this system's Redis keys (several systems may share one server)."""
     return f"{settings.db_prefix}bo:" if settings.db_prefix else "bo:"
 
 
-def lockout_policy(settings: Settings) -> LockoutPolicy:
+def lockout_policy(settings: CoreSettings) -> LockoutPolicy:
     """The login throttle's numbers, from the settings."""
     return LockoutPolicy(
         max_attempts=settings.login_max_failures,
@@ -144,23 +144,23 @@ def lockout_policy(settings: Settings) -> LockoutPolicy:
     )
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: CoreSettings) -> Runtime:
     return redis_runtime(settings) if settings.distributed else memory_runtime(settings)
 
 
-def local_bus(settings: Settings) -> LocalBus:
+def local_bus(settings: CoreSettings) -> LocalBus:
     """Embedded mode's event broker: a SQLite file in the data dir (opened on first use)."""
     path = settings.data_dir / f"{settings.db_prefix}events_bus.sqlite3"
     return LocalBus(path, prefetch=settings.event_prefetch)
 
 
-def rabbit_bus(settings: Settings) -> RabbitBus:
+def rabbit_bus(settings: CoreSettings) -> RabbitBus:
     """Distributed mode's event bus: RabbitMQ, names behind the optional BOXOFFICE_DB_PREFIX."""
     return RabbitBus(
         settings.rabbitmq_url, prefix=settings.db_prefix, prefetch=settings.event_prefetch
     )
 
 
-def event_bus(settings: Settings) -> EventBus:
+def event_bus(settings: CoreSettings) -> EventBus:
     """The event bus of the configured mode (e.g. for `boxoffice events`)."""
     return rabbit_bus(settings) if settings.distributed else local_bus(settings)

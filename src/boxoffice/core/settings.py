@@ -1,9 +1,8 @@
-"""One definition of every setting, read from the environment (SPEC section 5)."""
+"""The shared base of every service's settings, read from the environment (SPEC section 5)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -12,7 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from boxoffice.core.dburl import async_database_url
 from boxoffice.core.keys import load_or_create_key
-from boxoffice.core.localtime import check_time_zone
 
 SERVICE_NAMES = ("auth", "movie", "booking", "payment", "notification")
 
@@ -42,8 +40,10 @@ GATEWAY_PREFIXES = {
 }
 
 
-class Settings(BaseSettings):
-    """Every boxoffice setting; env var names are the field names in upper case."""
+class CoreSettings(BaseSettings):
+    """The settings every service shares (the mechanism: databases, brokers, tokens, logs...);
+    each service adds its own in `<service>/settings.py`, and `boxoffice.settings.Settings`
+    joins them all. Env var names are the field names in upper case."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
@@ -82,39 +82,11 @@ class Settings(BaseSettings):
     )
     jwt_algorithm: str = Field("HS256", description="JWT signing algorithm")
     access_token_expire_minutes: int = Field(30, ge=1, description="Access token lifetime")
-    bcrypt_rounds: int = Field(12, ge=4, le=16, description="bcrypt cost factor")
     cors_origins: str = Field(
         "http://localhost:8080,http://localhost:3000", description="Comma-separated CORS origins"
     )
-    seat_hold_ttl_seconds: int = Field(600, ge=1, description="How long a seat hold lasts")
-    booking_expiry_seconds: int = Field(900, ge=1, description="How long a booking may stay unpaid")
-    theater_timezone: str = Field(
-        "Asia/Ho_Chi_Minh",
-        description="IANA time zone of a new theater when none is given (its show times are "
-        "local wall-clock times there; docs/showtimes.md)",
-    )
-    max_seats_per_booking: int = Field(10, ge=1, le=100, description="Seats one booking may take")
-    max_unpaid_seats_per_showtime: int = Field(
-        10,
-        ge=1,
-        description="Seats one customer may hold and keep unpaid (pending bookings) for one "
-        "showtime (docs/fair-share.md)",
-    )
-    max_unpaid_seats_in_all: int = Field(
-        20,
-        ge=1,
-        description="Seats one customer may keep unpaid across all showtimes (docs/fair-share.md)",
-    )
     data_dir: Path = Field(
         Path(".boxoffice"), alias="BOXOFFICE_DATA_DIR", description="Embedded mode's files"
-    )
-    smtp_url: str | None = Field(None, description="SMTP server, e.g. smtp://127.0.0.1:2525")
-    mail_from: str = Field("boxoffice <tickets@boxoffice.local>", description="E-mail sender")
-    admin_email: str | None = Field(
-        None, alias="BOXOFFICE_ADMIN_EMAIL", description="Admin created or updated at start"
-    )
-    admin_password: str | None = Field(
-        None, alias="BOXOFFICE_ADMIN_PASSWORD", description="That admin's password"
     )
     demo_data: bool | None = Field(
         None,
@@ -190,8 +162,6 @@ class Settings(BaseSettings):
     event_retention_hours: float = Field(
         168.0, gt=0, description="How long published outbox rows and inbox rows are kept"
     )
-    payment_gateway_latency_ms: int = Field(0, ge=0, description="Simulated card gateway latency")
-    payment_gateway_timeout_seconds: float = Field(5.0, gt=0, description="Card gateway timeout")
 
     # Embedded mode's key as read from (data_dir, key): every request verifies a token, so the
     # file is read once, and again only for another data dir (a copy with an updated data_dir).
@@ -206,11 +176,6 @@ class Settings(BaseSettings):
     @classmethod
     def _asyncpg(cls, value: str | None) -> str | None:
         return async_database_url(value) if value else value
-
-    @field_validator("theater_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return check_time_zone(value)
 
     @property
     def distributed(self) -> bool:
@@ -262,6 +227,3 @@ def money(value: float | int | str | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()  # type: ignore[call-arg]

@@ -26,7 +26,8 @@ from boxoffice.core.headers import (
     STRICT_TRANSPORT_SECURITY,
 )
 from boxoffice.core.ratelimit import BOOKING_LIMITED_ROUTES, RateLimit, site_proof
-from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES, SERVICE_PORTS, Settings
+from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES, SERVICE_PORTS
+from boxoffice.settings import Settings
 
 Target = Literal["local", "compose"]
 WEB_PORT = 8006

@@ -11,7 +11,7 @@ from typing import Any
 from boxoffice.core.db import utcnow
 from boxoffice.core.events import DeadLetter
 from boxoffice.core.runtime import event_bus
-from boxoffice.core.settings import SERVICE_NAMES, Settings
+from boxoffice.core.settings import SERVICE_NAMES
 from boxoffice.invariants.messaging import (
     OUTBOX,
     dead_letter_violations,
@@ -29,6 +29,7 @@ from boxoffice.invariants.seats import (
     read_live_seats,
     seats_sold_twice,
 )
+from boxoffice.settings import Settings
 
 # Long enough for a busy system's events (a payment, the booking's confirmation, the notice),
 # short enough that a stuck relay or a lost event shows within a minute.

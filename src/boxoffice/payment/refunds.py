@@ -22,7 +22,6 @@ from boxoffice.core.auth import Principal
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError
 from boxoffice.core.events import record_event
-from boxoffice.core.observability import PAYMENTS
 from boxoffice.payment.bookings import approve_refund
 from boxoffice.payment.errors import (
     PaymentAlreadyRefunded,
@@ -31,6 +30,7 @@ from boxoffice.payment.errors import (
     PaymentNotRefundable,
 )
 from boxoffice.payment.events import payment_payload
+from boxoffice.payment.metrics import PAYMENTS
 from boxoffice.payment.models import Payment
 from boxoffice.payment.provider import Refund
 from boxoffice.payment.repository import PaymentRepository

@@ -26,7 +26,6 @@ from boxoffice.core.auth import Principal
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError
 from boxoffice.core.events import record_event
-from boxoffice.core.observability import PAYMENTS
 from boxoffice.payment.bookings import BookingFacts, fetch_booking
 from boxoffice.payment.errors import (
     AmountMismatch,
@@ -42,6 +41,7 @@ from boxoffice.payment.errors import (
     ShowtimeStarted,
 )
 from boxoffice.payment.events import payment_payload
+from boxoffice.payment.metrics import PAYMENTS
 from boxoffice.payment.models import Payment
 from boxoffice.payment.provider import Charge, ChargeDeclined, PaymentProvider
 from boxoffice.payment.repository import PaymentRepository

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from boxoffice.core.observability import ObservabilityMiddleware
 from boxoffice.core.ratelimit import VisitorLimit, client_address, site_proof
-from boxoffice.core.settings import Settings
+from boxoffice.core.settings import CoreSettings
 from boxoffice.web.errors import install_page_errors
 from boxoffice.web.gateway import ApiError, Gateway, visitor_address
 from boxoffice.web.routes import router
@@ -66,7 +66,7 @@ async def spend_visit(request: Request) -> None:
 
 
 def create_web_app(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    settings: CoreSettings, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
     """The site; `transport` reaches the API in-process (embedded), else `settings.gateway_url`."""
     gateway = Gateway(
@@ -107,7 +107,7 @@ def create_web_app(
     return app
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: CoreSettings) -> FastAPI:
     """What `boxoffice serve web` and embedded mode build: the site over `settings.gateway_url`
     (embedded mode then points it at the in-process API with `state.gateway.use_transport`)."""
     return create_web_app(settings)

@@ -24,7 +24,7 @@ from boxoffice.core.events import EventHandlers, events_metadata, events_wiring,
 from boxoffice.core.events.local import LocalBus
 from boxoffice.core.events.rabbitmq import RabbitBus
 from boxoffice.core.runtime import Runtime
-from boxoffice.core.settings import Settings
+from boxoffice.settings import Settings
 from tests.conftest import (
     drop_databases_with_prefix,
     eventually,  # noqa: F401 (used by this folder's tests)

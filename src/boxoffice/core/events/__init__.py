@@ -59,6 +59,7 @@ from boxoffice.core.events.bus import DeadLetter, EventBus, Outcome
 from boxoffice.core.events.envelope import Event, IncomingEvent, MalformedEvent
 from boxoffice.core.events.handlers import EventHandlers, Handler
 from boxoffice.core.events.outbox import record_event
+from boxoffice.core.events.payloads import EventPayload, EventReader, EventRecorder, read_event
 from boxoffice.core.events.tables import (
     InboxEvent,
     OutboxEvent,
@@ -73,6 +74,9 @@ __all__ = [
     "Event",
     "EventBus",
     "EventHandlers",
+    "EventPayload",
+    "EventReader",
+    "EventRecorder",
     "EventWiring",
     "Handler",
     "InboxEvent",
@@ -84,5 +88,6 @@ __all__ = [
     "drop_event_tables",
     "events_metadata",
     "events_wiring",
+    "read_event",
     "record_event",
 ]

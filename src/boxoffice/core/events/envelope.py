@@ -9,7 +9,12 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from boxoffice.core.events.payloads import EventReader
+
+ReaderT = TypeVar("ReaderT", bound="EventReader")
 
 # Dotted facts in the past tense: `booking.created`, `payment.refunded`.
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -70,6 +75,12 @@ class Event:
             "aggregate_id": self.aggregate_id,
             "payload": self.payload,
         }
+
+    def read(self, reader: type[ReaderT]) -> ReaderT:
+        """The payload as a consumer's typed reader (core.events.payloads.read_event)."""
+        from boxoffice.core.events.payloads import read_event
+
+        return read_event(self, reader)
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()

@@ -14,7 +14,7 @@ from alembic import op
 
 import boxoffice.core.db
 from boxoffice.core.localtime import starts_at
-from boxoffice.core.settings import get_settings
+from boxoffice.booking.settings import BookingSettings
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -34,7 +34,7 @@ def upgrade() -> None:
         'bookings',
         sa.Column('show_starts_at', boxoffice.core.db.UTCDateTime(timezone=True), nullable=True),
     )
-    zone = get_settings().theater_timezone
+    zone = BookingSettings().theater_timezone
     bind = op.get_bind()
     # One update per show time, not per booking: many bookings share a show.
     shows = bind.execute(

@@ -16,7 +16,7 @@ from alembic import op
 
 import boxoffice.core.db
 from boxoffice.core.localtime import starts_at
-from boxoffice.core.settings import get_settings
+from boxoffice.movie.settings import MovieSettings
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -35,7 +35,7 @@ _showtimes = sa.table(
 
 
 def upgrade() -> None:
-    zone = get_settings().theater_timezone
+    zone = MovieSettings().theater_timezone
     # Added in place (no batch copy): on SQLite a copy would drop `theaters`, which seats and
     # showtimes refer to. The default fills existing rows; the service always sets the zone.
     op.add_column(
