@@ -29,7 +29,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.core.events.envelope import Event, MalformedEvent
+from boxoffice.core.events.envelope import Event, MalformedEvent, to_json_payload
 from boxoffice.core.events.outbox import record_event
 
 
@@ -41,8 +41,9 @@ class EventPayload(BaseModel):
     event_name: ClassVar[str]
 
     def to_payload(self) -> dict[str, Any]:
-        """The JSON object that goes on the wire (ids and amounts as strings)."""
-        return self.model_dump(mode="json", exclude_none=False)
+        """The JSON object that goes on the wire: ids, amounts and times as strings, written as
+        every producer writes them (core.events.envelope.to_json_payload)."""
+        return to_json_payload(self.model_dump())
 
 
 class EventReader(BaseModel):
