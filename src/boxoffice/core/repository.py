@@ -13,7 +13,7 @@ consumer's) session and never commits: the caller's unit of work does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,11 +43,12 @@ class RepositoryBase(Generic[ModelT]):
         await self.session.flush()
         return row
 
-    async def one_or_none(self, statement: sa.Select[tuple[ModelT]]) -> ModelT | None:
-        return (await self.session.scalars(statement.limit(1))).first()
+    async def one_or_none(self, statement: sa.Select[Any]) -> ModelT | None:
+        """The first row `statement` (a select of the model) finds, or None."""
+        return cast("ModelT | None", (await self.session.scalars(statement.limit(1))).first())
 
-    async def all(self, statement: sa.Select[tuple[ModelT]]) -> Sequence[ModelT]:
-        return (await self.session.scalars(statement)).all()
+    async def all(self, statement: sa.Select[Any]) -> Sequence[ModelT]:
+        return cast("Sequence[ModelT]", (await self.session.scalars(statement)).all())
 
     async def count(self, statement: sa.Select[Any] | None = None) -> int:
         """Rows of the model (or of `statement`, a select of it)."""
