@@ -129,7 +129,7 @@ class NotificationService:
         """Mark a notice read; again is fine."""
         if notification.read_at is None:
             notification.read_at = utcnow()
-            await self.notifications.session.flush()
+            await self.notifications.flush()
         return notification
 
     async def mark_all_read(self, user: Principal) -> int:
@@ -158,7 +158,7 @@ class NotificationService:
             existing.sent_at = None if email else now
             existing.next_attempt_at = now if email else None
             existing.attempts = 0
-            await self.notifications.session.flush()
+            await self.notifications.flush()
             NOTIFICATIONS.labels(name, "merged").inc()
             if email:
                 self.delivery.after_commit()
