@@ -61,6 +61,30 @@ async def test_deactivating_an_unknown_user_is_a_404(api):
         assert is_error(response, 404, "NotFoundError")
 
 
+async def test_an_unknown_user_id_tells_a_non_admin_nothing(api):
+    """UserById checks the caller first: no one but an admin learns which ids exist."""
+    _, customer_token = await signed_up(api)
+    unknown = uuid.uuid4()
+    for action in ("deactivate", "reactivate"):
+        response = await api.post(
+            f"/api/auth/users/{unknown}/{action}", headers=bearer(customer_token)
+        )
+        assert is_error(response, 403, "PermissionError")
+        assert (await api.post(f"/api/auth/users/{unknown}/{action}")).status_code == 401
+
+
+async def test_a_role_change_checks_its_body_before_the_user_id(api):
+    token = await admin_token(api)
+    response = await api.put(
+        f"/api/auth/users/{uuid.uuid4()}/role", headers=bearer(token), json={"role": "owner"}
+    )
+    assert is_error(response, 400, "ValidationError")
+    unknown = await api.put(
+        f"/api/auth/users/{uuid.uuid4()}/role", headers=bearer(token), json={"role": "staff"}
+    )
+    assert is_error(unknown, 404, "NotFoundError")
+
+
 async def test_the_last_active_admin_cannot_deactivate_themselves(api):
     token = await admin_token(api)
     me = (await api.get("/api/auth/profile", headers=bearer(token))).json()

@@ -37,6 +37,11 @@ from tests.servers import TcpProxy
 ALICE_MAIL = "alice@cinema-fan.example"
 
 
+def notification_ctx(api):
+    """The notification service's context in the running system (to build its service)."""
+    return api.app.state.service_apps["notification"].state.ctx
+
+
 async def test_mail_sent_while_smtp_is_down_arrives_when_it_returns(system, smtp, token_for):
     alice = uuid.uuid4()
     async with system() as api:  # the SMTP port is closed: the server is down
@@ -138,7 +143,7 @@ async def test_competing_delivery_workers_send_each_mail_exactly_once(system, sm
     async with system() as api:
         db = notification_db(api)
         async with db.sessionmaker() as session, session.begin():
-            service = NotificationService(session)
+            service = NotificationService.from_context(notification_ctx(api), session)
             for i in range(20):
                 await service.send(
                     SendRequest(
@@ -216,7 +221,7 @@ async def test_mail_sent_as_the_database_goes_away_is_recorded_once_it_returns_n
     async with system() as api:
         db = notification_db(api)
         async with db.sessionmaker() as session, session.begin():
-            notice = await NotificationService(session).send(
+            notice = await NotificationService.from_context(notification_ctx(api), session).send(
                 SendRequest(
                     user_id=uuid.uuid4(),
                     email=ALICE_MAIL,

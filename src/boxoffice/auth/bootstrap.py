@@ -9,14 +9,13 @@ from collections.abc import Awaitable, Callable
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth import service
-from boxoffice.auth.passwords import MAX_PASSWORD_BYTES, PasswordHasher
+from boxoffice.auth.passwords import MAX_PASSWORD_BYTES, PASSWORDS, PasswordHasher
 from boxoffice.auth.repository import DuplicateValue
+from boxoffice.auth.service import AuthService
 from boxoffice.core.app import ServiceContext
 
 log = structlog.get_logger("boxoffice.auth")
 
-PASSWORDS = "passwords"
 # Where seed_admin leaves a password it generated, for `boxoffice up` to print once (and drop).
 GENERATED_ADMIN = "generated_admin_password"
 
@@ -43,21 +42,24 @@ async def seed_admin(ctx: ServiceContext) -> None:
     if "@" not in email or "\x00" in email or len(email) > 255:
         raise RuntimeError("BOXOFFICE_ADMIN_EMAIL must be an e-mail address")
     if password:
-        password_hash = await ctx.state[PASSWORDS].hash(password)
-        await _retrying(ctx, email, lambda s: service.ensure_admin(s, email, password_hash))
+        hashed = await ctx.state[PASSWORDS].hash(password)
+        await _retrying(
+            ctx, email, lambda s: AuthService.from_context(ctx, s).ensure_admin(email, hashed)
+        )
         return
     await _retrying(ctx, email, lambda s: _first_admin(ctx, s, email))
 
 
 async def _first_admin(ctx: ServiceContext, session: AsyncSession, email: str) -> None:
     """Create the admin with a generated password, unless the account exists already."""
-    existing = await service.find_account(session, email)
+    auth = AuthService.from_context(ctx, session)
+    existing = await auth.find_account(email)
     if existing is not None:
         if existing.role != "admin":
             log.warning("admin_email_is_not_an_admin", email=email)
         return
     generated = secrets.token_urlsafe(12)
-    await service.ensure_admin(session, email, await ctx.state[PASSWORDS].hash(generated))
+    await auth.ensure_admin(email, await auth.passwords.hash(generated))
     ctx.runtime.extras[GENERATED_ADMIN] = (email, generated)
 
 
@@ -86,7 +88,7 @@ async def republish_cut_offs(ctx: ServiceContext) -> None:
     data dir), then mark the store complete."""
     try:
         async with ctx.db.sessionmaker() as session:
-            count = await service.republish_cut_offs(session, ctx.runtime.revocations, ctx.settings)
+            count = await AuthService.from_context(ctx, session).republish_cut_offs()
             await session.commit()
         await ctx.runtime.revocations.mark_complete()
     except Exception as exc:  # the store being down must not stop the service (SPEC 4.7)

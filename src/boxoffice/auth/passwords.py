@@ -11,6 +11,9 @@ import bcrypt
 # bcrypt only reads the first 72 bytes; longer passwords are refused rather than truncated.
 MAX_PASSWORD_BYTES = 72
 
+# Where the service's context keeps its hasher (made once at start-up: bootstrap.prepare_passwords).
+PASSWORDS = "passwords"
+
 
 @cache
 def common_passwords() -> frozenset[str]:

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import USERNAME_INDEX, RevokedToken, User
+from boxoffice.core.repository import RepositoryBase
 
 
 class DuplicateValue(Exception):
@@ -41,11 +41,10 @@ def _violated_field(exc: IntegrityError) -> str | None:
     return None
 
 
-class UserRepository:
+class UserRepository(RepositoryBase[User]):
     """Users by id, e-mail or username; inserts that let the unique constraints decide."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    model = User
 
     async def add(self, user: User) -> User:
         """Insert and flush; raise DuplicateValue when the e-mail or username is taken."""
@@ -59,15 +58,12 @@ class UserRepository:
             raise DuplicateValue(field) from exc
         return user
 
-    async def get(self, user_id: uuid.UUID) -> User | None:
-        return await self.session.get(User, user_id)
-
     async def by_email(self, email: str) -> User | None:
-        return await self.session.scalar(sa.select(User).where(User.email == email.lower()))
+        return await self.one_or_none(self.select().where(User.email == email.lower()))
 
     async def by_username(self, username: str) -> User | None:
-        return await self.session.scalar(
-            sa.select(User).where(sa.func.lower(User.username) == username.lower())
+        return await self.one_or_none(
+            self.select().where(sa.func.lower(User.username) == username.lower())
         )
 
     async def list(
@@ -79,7 +75,7 @@ class UserRepository:
         active: bool | None = None,
         search: str | None = None,
     ) -> Sequence[User]:
-        query = sa.select(User)
+        query = self.select()
         if role is not None:
             query = query.where(User.role == role)
         if active is not None:
@@ -98,7 +94,7 @@ class UserRepository:
                 )
             )
         query = query.order_by(User.created_at, User.id).limit(limit).offset(offset)
-        return (await self.session.scalars(query)).all()
+        return await self.all(query)
 
     async def other_active_admins(self, user_id: uuid.UUID) -> int:
         """How many active admins there are besides this user.
@@ -126,16 +122,12 @@ class UserRepository:
         await self.session.flush()
 
 
-class RevokedTokenRepository:
-    """Logged-out tokens (the source of truth behind the revocation store)."""
+class RevokedTokenRepository(RepositoryBase[RevokedToken]):
+    """Logged-out tokens (the source of truth behind the revocation store); `add` one per
+    logout (a token is logged out once: the second logout is refused, 401, before it gets here).
+    """
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, jti: str, user_id: uuid.UUID, expires_at: dt.datetime) -> None:
-        # A token is logged out once: the second logout is refused (401) before it gets here.
-        self.session.add(RevokedToken(jti=jti, user_id=user_id, expires_at=expires_at))
-        await self.session.flush()
+    model = RevokedToken
 
     async def unexpired(self, now: dt.datetime) -> Sequence[tuple[str, dt.datetime]]:
         rows = await self.session.execute(

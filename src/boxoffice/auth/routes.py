@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.security import OAuth2PasswordRequestForm
 
-from boxoffice.auth import errors, service
-from boxoffice.auth.deps import Account, Passwords
+from boxoffice.auth import errors
+from boxoffice.auth.deps import Account, Service, UserById
 from boxoffice.auth.models import User
 from boxoffice.auth.schemas import (
     Message,
@@ -24,7 +24,7 @@ from boxoffice.auth.schemas import (
     UserOut,
     VerifyResponse,
 )
-from boxoffice.core.app import Context, DbSession
+from boxoffice.auth.service import AuthService
 from boxoffice.core.auth import AdminUser, CurrentUser, Role
 from boxoffice.core.errors import NotAuthenticated, PermissionDenied, ServiceUnavailable, responses
 from boxoffice.core.pagination import Limit, Offset
@@ -38,9 +38,9 @@ router = APIRouter(tags=["auth"])
     response_model=UserOut,
     responses=responses(errors.EmailAlreadyRegistered),
 )
-async def register(body: RegisterRequest, session: DbSession, passwords: Passwords) -> User:
+async def register(body: RegisterRequest, service: Service) -> User:
     """Create a customer account."""
-    return await service.register(session, passwords, body)
+    return await service.register(body)
 
 
 @router.post(
@@ -51,22 +51,16 @@ async def register(body: RegisterRequest, session: DbSession, passwords: Passwor
     ),
 )
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: DbSession,
-    passwords: Passwords,
-    ctx: Context,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], service: Service
 ) -> TokenResponse:
     """Log in with the e-mail or the username as `username` (OAuth2 password form)."""
-    lockout = ctx.runtime.lockout
-    assert lockout is not None  # the runtime always makes one
-    user = await service.log_in(session, passwords, lockout, form.username, form.password)
-    return service.token_for(ctx.settings, user)
+    return await service.log_in(form.username, form.password)
 
 
 @router.get("/verify", response_model=VerifyResponse, responses=responses(NotAuthenticated))
 async def verify(principal: CurrentUser, account: Account) -> VerifyResponse:
     """The token's account and claims, when the token is valid and not revoked."""
-    return VerifyResponse.of(UserOut.model_validate(account), service.claims_of(principal))
+    return VerifyResponse.of(UserOut.model_validate(account), AuthService.claims_of(principal))
 
 
 @router.get("/profile", response_model=UserOut, responses=responses(NotAuthenticated))
@@ -76,9 +70,9 @@ async def read_profile(account: Account) -> User:
 
 
 @router.put("/profile", response_model=UserOut, responses=responses(NotAuthenticated))
-async def update_profile(body: ProfileUpdate, account: Account, session: DbSession) -> User:
+async def update_profile(body: ProfileUpdate, account: Account, service: Service) -> User:
     """Change the caller's full name or phone number."""
-    return await service.update_profile(session, account, body)
+    return await service.update_profile(account, body)
 
 
 @router.post(
@@ -86,23 +80,19 @@ async def update_profile(body: ProfileUpdate, account: Account, session: DbSessi
     response_model=Message,
     responses=responses(NotAuthenticated, errors.WrongCurrentPassword, errors.TokensNotInvalidated),
 )
-async def change_password(
-    body: PasswordChange, account: Account, session: DbSession, passwords: Passwords, ctx: Context
-) -> Message:
+async def change_password(body: PasswordChange, account: Account, service: Service) -> Message:
     """Replace the caller's password; the current one must be given. Every token issued
     before, this one included, stops working: log in again with the new password."""
-    await service.change_password(
-        session, passwords, ctx.runtime.revocations, ctx.settings, account, body
-    )
+    await service.change_password(account, body)
     return Message(message="Password changed; log in again")
 
 
 @router.post(
     "/logout", response_model=Message, responses=responses(NotAuthenticated, ServiceUnavailable)
 )
-async def logout(principal: CurrentUser, ctx: Context, session: DbSession) -> Message:
+async def logout(principal: CurrentUser, service: Service) -> Message:
     """Revoke this token; every service refuses it from now on."""
-    await service.logout(session, ctx.runtime.revocations, principal)
+    await service.logout(principal)
     return Message(message="Logged out")
 
 
@@ -113,7 +103,7 @@ async def logout(principal: CurrentUser, ctx: Context, session: DbSession) -> Me
 )
 async def list_users(
     _: AdminUser,
-    session: DbSession,
+    service: Service,
     limit: Limit = 50,
     offset: Offset = 0,
     role: Role | None = None,
@@ -121,9 +111,7 @@ async def list_users(
     q: Annotated[SearchText, Query(max_length=100, description="Part of e-mail, name")] = None,
 ) -> Sequence[User]:
     """Every account, oldest first (admins only)."""
-    return await service.list_users(
-        session, limit=limit, offset=offset, role=role, active=active, search=q
-    )
+    return await service.list_users(limit=limit, offset=offset, role=role, active=active, search=q)
 
 
 @router.post(
@@ -134,11 +122,9 @@ async def list_users(
         NotAuthenticated, PermissionDenied, errors.EmailAlreadyRegistered, errors.UsernameTaken
     ),
 )
-async def create_user(
-    body: UserCreate, _: AdminUser, session: DbSession, passwords: Passwords
-) -> User:
+async def create_user(body: UserCreate, _: AdminUser, service: Service) -> User:
     """Make an account with any role, e.g. a staff member's (admins only)."""
-    return await service.create_user(session, passwords, body)
+    return await service.create_user(body)
 
 
 _CHANGE_ERRORS = responses(
@@ -151,23 +137,18 @@ _CHANGE_ERRORS = responses(
 
 
 @router.put("/users/{user_id}/role", response_model=UserOut, responses=_CHANGE_ERRORS)
-async def change_role(
-    user_id: uuid.UUID, body: RoleChange, _: AdminUser, session: DbSession, ctx: Context
-) -> User:
+async def change_role(user_id: uuid.UUID, body: RoleChange, _: AdminUser, service: Service) -> User:
     """Make a user a customer, staff member or admin (admins only); the user's tokens issued
     before stop working. Refused (409) when it would leave no active admin."""
-    return await service.change_role(
-        session, ctx.runtime.revocations, ctx.settings, user_id, body.role
-    )
+    # By id, not UserById: the body is checked (422) before the user is looked up (404).
+    return await service.change_role(user_id, body.role)
 
 
 @router.post("/users/{user_id}/deactivate", response_model=UserOut, responses=_CHANGE_ERRORS)
-async def deactivate_user(
-    user_id: uuid.UUID, _: AdminUser, session: DbSession, ctx: Context
-) -> User:
+async def deactivate_user(user: UserById, service: Service) -> User:
     """Disable an account: no more logins, and its tokens stop working at once (admins only).
     Refused (409) when it would leave no active admin."""
-    return await service.deactivate(session, ctx.runtime.revocations, ctx.settings, user_id)
+    return await service.deactivate(user)
 
 
 @router.post(
@@ -175,6 +156,6 @@ async def deactivate_user(
     response_model=UserOut,
     responses=responses(NotAuthenticated, PermissionDenied, errors.UserNotFound),
 )
-async def reactivate_user(user_id: uuid.UUID, _: AdminUser, session: DbSession) -> User:
+async def reactivate_user(user: UserById, service: Service) -> User:
     """Let a disabled account log in again (admins only)."""
-    return await service.reactivate(session, user_id)
+    return await service.reactivate(user)

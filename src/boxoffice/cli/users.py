@@ -22,10 +22,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth import service
 from boxoffice.auth.models import User
 from boxoffice.auth.passwords import PasswordHasher
+from boxoffice.auth.repository import RevokedTokenRepository, UserRepository
 from boxoffice.auth.schemas import UserCreate
+from boxoffice.auth.service import AuthService
 from boxoffice.cli.serving import load_settings
 from boxoffice.core.auth import ROLES
 from boxoffice.core.db import Database
@@ -58,23 +59,41 @@ async def _tokens(settings: Settings) -> AsyncIterator[RevocationStore]:
         await redis.aclose()
 
 
+def _service(
+    settings: Settings,
+    session: AsyncSession,
+    tokens: RevocationStore,
+    passwords: PasswordHasher | None = None,
+) -> AuthService:
+    """The auth service as the running system has it, minus what nobody here needs (no login
+    lock-out; a password hasher only for the command that makes an account)."""
+    return AuthService(
+        UserRepository(session),
+        RevokedTokenRepository(session),
+        settings,
+        tokens=tokens,
+        passwords=passwords,
+    )
+
+
 async def _in_transaction(
-    settings: Settings, work: Callable[[AsyncSession, RevocationStore], Awaitable[T]]
+    settings: Settings, work: Callable[[AuthService], Awaitable[T]], *, with_passwords: bool
 ) -> T:
     url = settings.database_url_for("auth")
     await migrate("boxoffice.auth", url)
     db = Database(url, pool_size=1, max_overflow=0)
+    passwords = await PasswordHasher.create(settings.bcrypt_rounds) if with_passwords else None
     try:
         async with _tokens(settings) as tokens, db.transaction() as session:
-            return await work(session, tokens)
+            return await work(_service(settings, session, tokens, passwords))
     finally:
         await db.dispose()
 
 
-def _run(work: Callable[[AsyncSession, RevocationStore], Awaitable[T]]) -> T:
+def _run(work: Callable[[AuthService], Awaitable[T]], *, with_passwords: bool = False) -> T:
     settings = load_settings()
     try:
-        return asyncio.run(_in_transaction(settings, work))
+        return asyncio.run(_in_transaction(settings, work, with_passwords=with_passwords))
     except AppError as exc:
         _fail(str(exc.detail))
         raise  # unreachable: _fail exits
@@ -94,13 +113,13 @@ def _show(users: list[User]) -> None:
     Console(width=200).print(table)
 
 
-async def _user_id(session: AsyncSession, who: str) -> uuid.UUID:
+async def _user_id(service: AuthService, who: str) -> uuid.UUID:
     """A user named by id, e-mail or username."""
     try:
         return uuid.UUID(who)
     except ValueError:
         pass
-    user = await service.find_by_login(session, who)
+    user = await service.find_by_login(who)
     if user is None:
         _fail(f"no user {who!r}")
     assert user is not None
@@ -130,8 +149,8 @@ def list_command(
     """List accounts, oldest first."""
     checked = _role(role) if role else None
     users = _run(
-        lambda s, _: service.list_users(
-            s, limit=limit, offset=offset, role=checked, active=active, search=search
+        lambda service: service.list_users(
+            limit=limit, offset=offset, role=checked, active=active, search=search
         )
     )
     _show(list(users))
@@ -165,21 +184,15 @@ def create_command(
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
         raise  # unreachable
 
-    async def work(session: AsyncSession, _: RevocationStore) -> User:
-        passwords = await PasswordHasher.create(load_settings().bcrypt_rounds)
-        return await service.create_user(session, passwords, data)
-
-    user = _run(work)
+    user = _run(lambda service: service.create_user(data), with_passwords=True)
     _show([user])
     if generated:
         typer.echo(f"password: {data.password}  (shown once; they should change it)")
 
 
-def _change(
-    who: str, change: Callable[[AsyncSession, RevocationStore, uuid.UUID], Awaitable[User]]
-) -> None:
-    async def work(session: AsyncSession, tokens: RevocationStore) -> User:
-        return await change(session, tokens, await _user_id(session, who))
+def _change(who: str, change: Callable[[AuthService, uuid.UUID], Awaitable[User]]) -> None:
+    async def work(service: AuthService) -> User:
+        return await change(service, await _user_id(service, who))
 
     _show([_run(work)])
 
@@ -188,18 +201,24 @@ def _change(
 def set_role_command(who: Who, role: Annotated[str, typer.Argument(help=", ".join(ROLES))]) -> None:
     """Give a user a role; their tokens issued before stop working at once."""
     checked = _role(role)
-    settings = load_settings()
-    _change(who, lambda s, t, uid: service.change_role(s, t, settings, uid, checked))
+    _change(who, lambda service, uid: service.change_role(uid, checked))
 
 
 @app.command("deactivate")
 def deactivate_command(who: Who) -> None:
     """Disable an account: no more logins, and its tokens stop working at once."""
-    settings = load_settings()
-    _change(who, lambda s, t, uid: service.deactivate(s, t, settings, uid))
+
+    async def deactivate(service: AuthService, user_id: uuid.UUID) -> User:
+        return await service.deactivate(await service.user(user_id))
+
+    _change(who, deactivate)
 
 
 @app.command("reactivate")
 def reactivate_command(who: Who) -> None:
     """Let a disabled account log in again."""
-    _change(who, lambda s, _, uid: service.reactivate(s, uid))
+
+    async def reactivate(service: AuthService, user_id: uuid.UUID) -> User:
+        return await service.reactivate(await service.user(user_id))
+
+    _change(who, reactivate)

@@ -2,8 +2,8 @@
 
 from boxoffice.core.app import ServiceDefinition
 from boxoffice.core.events import events_wiring
+from boxoffice.notification.consumers import handlers
 from boxoffice.notification.delivery import delivery_loop
-from boxoffice.notification.events import handlers
 from boxoffice.notification.routes import router
 
 events = events_wiring(handlers)

@@ -10,7 +10,9 @@ import datetime as dt
 import uuid
 
 import structlog
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -50,6 +52,24 @@ def wake_event(ctx: ServiceContext) -> asyncio.Event:
     if event is None:
         event = ctx.state["mail_wake"] = asyncio.Event()
     return event  # type: ignore[no-any-return]
+
+
+class DeliveryNudge:
+    """Wakes the delivery loop once the caller's transaction has committed (not before: until
+    then the loop could not see the new e-mail, and after a rollback there is none)."""
+
+    def __init__(self, session: AsyncSession, wake: asyncio.Event) -> None:
+        self.session = session
+        self.wake = wake
+
+    @classmethod
+    def from_context(cls, ctx: ServiceContext, session: AsyncSession) -> DeliveryNudge:
+        return cls(session, wake_event(ctx))
+
+    def after_commit(self) -> None:
+        """Wake the loop when this session's transaction commits."""
+        wake = self.wake
+        sa_event.listen(self.session.sync_session, "after_commit", lambda _: wake.set(), once=True)
 
 
 def make_transport(ctx: ServiceContext) -> MailTransport:

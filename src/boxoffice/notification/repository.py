@@ -1,4 +1,5 @@
-"""Every query of the notification service."""
+"""Every query of the notification service: one repository per aggregate (a notification with
+its delivery bookkeeping and dead letters; the booking details it keeps)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.repository import RepositoryBase
 from boxoffice.notification.models import (
     FAILED,
     PENDING,
@@ -21,45 +22,37 @@ from boxoffice.notification.models import (
 )
 
 
-class NotificationRepository:
-    """Notifications, their delivery bookkeeping, dead letters and known bookings."""
+class NotificationRepository(RepositoryBase[Notification]):
+    """Notifications (by id, by the event that made them, by owner), their delivery
+    bookkeeping and their dead letters."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    model = Notification
 
     # In-app
 
-    async def add(self, notification: Notification) -> Notification:
-        self.session.add(notification)
-        await self.session.flush()
-        return notification
-
     async def by_event(self, event_id: uuid.UUID) -> Notification | None:
-        return await self.session.scalar(
-            sa.select(Notification).where(Notification.event_id == event_id)
-        )
-
-    async def get(self, notification_id: uuid.UUID) -> Notification | None:
-        return await self.session.get(Notification, notification_id)
+        return await self.one_or_none(self.select().where(Notification.event_id == event_id))
 
     async def get_for_user(
         self, notification_id: uuid.UUID, user_id: uuid.UUID
     ) -> Notification | None:
-        return await self.session.scalar(
-            sa.select(Notification).where(
-                Notification.id == notification_id, Notification.user_id == user_id
-            )
+        return await self.one_or_none(
+            self.select().where(Notification.id == notification_id, Notification.user_id == user_id)
         )
 
     async def list_for_user(
         self, user_id: uuid.UUID, *, limit: int, offset: int, unread_only: bool = False
     ) -> Sequence[Notification]:
-        query = sa.select(Notification).where(Notification.user_id == user_id)
+        query = self.select().where(Notification.user_id == user_id)
         if unread_only:
             query = query.where(Notification.read_at.is_(None))
         # id breaks ties between notices created in the same instant, so pages never overlap.
         query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
-        return (await self.session.scalars(query.limit(limit).offset(offset))).all()
+        return await self.all(query.limit(limit).offset(offset))
+
+    async def flush(self) -> None:
+        """Write the changes made to loaded notices (inside the caller's transaction)."""
+        await self.session.flush()
 
     async def unread_count(self, user_id: uuid.UUID) -> int:
         count = await self.session.scalar(
@@ -152,23 +145,22 @@ class NotificationRepository:
         )
         return rows.all()
 
-    # What the service knows about bookings
-
     async def paid_notice_for(
         self, booking_id: uuid.UUID, types: Sequence[str]
     ) -> Notification | None:
         """The booking's notice of a successful purchase, if one exists already."""
-        result = await self.session.scalars(
-            sa.select(Notification)
-            .where(Notification.booking_id == booking_id, Notification.type.in_(types))
-            .limit(1)
+        return await self.one_or_none(
+            self.select().where(Notification.booking_id == booking_id, Notification.type.in_(types))
         )
-        return result.first()
 
-    async def booking_details(self, booking_id: uuid.UUID) -> BookingDetails | None:
-        return await self.session.get(BookingDetails, booking_id)
 
-    async def remember_booking(
+class BookingDetailsRepository(RepositoryBase[BookingDetails]):
+    """What the service knows of each booking (from `booking.*` events), by booking id: the
+    facts a payment notice names, since payment events do not carry them."""
+
+    model = BookingDetails
+
+    async def remember(
         self,
         booking_id: uuid.UUID,
         *,
@@ -178,7 +170,8 @@ class NotificationRepository:
         now: dt.datetime,
     ) -> None:
         """Insert or refresh a booking's details (two events may race; the last one wins)."""
-        module = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        bind = self.session.bind
+        module = postgresql if bind is not None and bind.dialect.name == "postgresql" else sqlite
         values = {
             "booking_id": booking_id,
             "booking_code": booking_code,

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import AdminUser, CurrentUser
 from boxoffice.core.errors import NotAuthenticated, PermissionDenied, responses
 from boxoffice.core.pagination import Limit, Offset
+from boxoffice.notification.deps import NotificationById, Service
 from boxoffice.notification.errors import NotificationNotFound
-from boxoffice.notification.events import wake_delivery_after_commit
 from boxoffice.notification.models import Notification
 from boxoffice.notification.schemas import MarkedRead, NotificationOut, SendRequest, UnreadCount
-from boxoffice.notification.service import NotificationService
 
 router = APIRouter(tags=["notifications"])
 
@@ -29,12 +26,9 @@ UNREAD_HEADER = "X-Unread-Count"
     response_model=NotificationOut,
     responses=responses(NotAuthenticated, PermissionDenied),
 )
-async def send(body: SendRequest, session: DbSession, ctx: Context, _: AdminUser) -> Notification:
+async def send(body: SendRequest, service: Service, _: AdminUser) -> Notification:
     """Send a notice to a user directly (admins and internal callers); e-mailed if `email`."""
-    notification = await NotificationService(session).send(body)
-    if notification.email:
-        wake_delivery_after_commit(session, ctx)
-    return notification
+    return await service.send(body)
 
 
 @router.get(
@@ -54,7 +48,7 @@ async def send(body: SendRequest, session: DbSession, ctx: Context, _: AdminUser
     },
 )
 async def list_notifications(
-    session: DbSession,
+    service: Service,
     user: CurrentUser,
     response: Response,
     limit: Limit = 50,
@@ -62,7 +56,7 @@ async def list_notifications(
     unread: Annotated[bool, Query(description="Only the unread ones")] = False,
 ) -> list[Notification]:
     """The caller's own notices, newest first; the unread count is in `X-Unread-Count`."""
-    items, unread_count = await NotificationService(session).list_for(
+    items, unread_count = await service.list_for(
         user, limit=limit, offset=offset, unread_only=unread
     )
     response.headers[UNREAD_HEADER] = str(unread_count)
@@ -74,9 +68,9 @@ async def list_notifications(
     response_model=UnreadCount,
     responses=responses(NotAuthenticated),
 )
-async def unread_count(session: DbSession, user: CurrentUser) -> UnreadCount:
+async def unread_count(service: Service, user: CurrentUser) -> UnreadCount:
     """How many of the caller's notices are unread (for a badge)."""
-    return UnreadCount(unread=await NotificationService(session).unread_count(user))
+    return UnreadCount(unread=await service.unread_count(user))
 
 
 @router.post(
@@ -84,9 +78,9 @@ async def unread_count(session: DbSession, user: CurrentUser) -> UnreadCount:
     response_model=MarkedRead,
     responses=responses(NotAuthenticated),
 )
-async def mark_all_read(session: DbSession, user: CurrentUser) -> MarkedRead:
+async def mark_all_read(service: Service, user: CurrentUser) -> MarkedRead:
     """Mark every one of the caller's notices read."""
-    return MarkedRead(marked=await NotificationService(session).mark_all_read(user))
+    return MarkedRead(marked=await service.mark_all_read(user))
 
 
 @router.post(
@@ -94,8 +88,6 @@ async def mark_all_read(session: DbSession, user: CurrentUser) -> MarkedRead:
     response_model=NotificationOut,
     responses=responses(NotAuthenticated, NotificationNotFound),
 )
-async def mark_read(
-    notification_id: uuid.UUID, session: DbSession, user: CurrentUser
-) -> Notification:
+async def mark_read(notification: NotificationById, service: Service) -> Notification:
     """Mark one of the caller's notices read (again is fine; someone else's is a 404)."""
-    return await NotificationService(session).mark_read(user, notification_id)
+    return await service.mark_read(notification)

@@ -9,14 +9,17 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import utcnow
 from boxoffice.notification import content
+from boxoffice.notification.delivery import DeliveryNudge
 from boxoffice.notification.errors import NotificationNotFound
 from boxoffice.notification.metrics import NOTIFICATIONS
 from boxoffice.notification.models import PENDING, SENT, Notification
-from boxoffice.notification.repository import NotificationRepository
+from boxoffice.notification.repository import BookingDetailsRepository, NotificationRepository
 from boxoffice.notification.schemas import SendRequest, valid_address
+from boxoffice.notification.settings import NotificationSettings
 
 log = structlog.get_logger("boxoffice.notification")
 
@@ -25,22 +28,32 @@ log = structlog.get_logger("boxoffice.notification")
 PAID_PAIR = ("payment.completed", "booking.confirmed")
 
 
-class EventNamesNoUser(ValueError):
-    """An event lacks the user a notice is for; it ends as a dead letter for a person to see."""
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 class NotificationService:
-    """Creating, listing and reading notices; never commits (the caller's session does)."""
+    """Creating, listing and reading notices; never commits (the caller's session does).
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.repo = NotificationRepository(session)
+    A notice to e-mail asks `delivery` to wake the delivery loop once the caller commits.
+    """
+
+    def __init__(
+        self,
+        notifications: NotificationRepository,
+        bookings: BookingDetailsRepository,
+        settings: NotificationSettings,
+        delivery: DeliveryNudge,
+    ) -> None:
+        self.notifications = notifications
+        self.bookings = bookings
+        self.settings = settings
+        self.delivery = delivery
+
+    @classmethod
+    def from_context(cls, ctx: ServiceContext, session: AsyncSession) -> NotificationService:
+        return cls(
+            NotificationRepository(session),
+            BookingDetailsRepository(session),
+            ctx.settings,
+            DeliveryNudge.from_context(ctx, session),
+        )
 
     async def _create(
         self,
@@ -74,8 +87,10 @@ class NotificationService:
             attempts=0,
             created_at=now,
         )
-        await self.repo.add(notification)
+        await self.notifications.add(notification)
         NOTIFICATIONS.labels(type_, "created").inc()
+        if to_mail:
+            self.delivery.after_commit()
         return notification
 
     async def send(self, request: SendRequest) -> Notification:
@@ -95,26 +110,30 @@ class NotificationService:
         self, user: Principal, *, limit: int, offset: int, unread_only: bool
     ) -> tuple[Sequence[Notification], int]:
         """The caller's own notices, newest first, with how many are unread."""
-        items = await self.repo.list_for_user(
+        items = await self.notifications.list_for_user(
             user.user_id, limit=limit, offset=offset, unread_only=unread_only
         )
-        return items, await self.repo.unread_count(user.user_id)
+        return items, await self.notifications.unread_count(user.user_id)
 
     async def unread_count(self, user: Principal) -> int:
-        return await self.repo.unread_count(user.user_id)
+        return await self.notifications.unread_count(user.user_id)
 
-    async def mark_read(self, user: Principal, notification_id: uuid.UUID) -> Notification:
-        """Mark one of the caller's notices read; again is fine, someone else's is not found."""
-        notification = await self.repo.get_for_user(notification_id, user.user_id)
+    async def own_notification(self, user: Principal, notification_id: uuid.UUID) -> Notification:
+        """One of the caller's own notices; someone else's is not found (404), as is none."""
+        notification = await self.notifications.get_for_user(notification_id, user.user_id)
         if notification is None:
             raise NotificationNotFound()
+        return notification
+
+    async def mark_read(self, notification: Notification) -> Notification:
+        """Mark a notice read; again is fine."""
         if notification.read_at is None:
             notification.read_at = utcnow()
-            await self.repo.session.flush()
+            await self.notifications.flush()
         return notification
 
     async def mark_all_read(self, user: Principal) -> int:
-        return await self.repo.mark_all_read(user.user_id, utcnow())
+        return await self.notifications.mark_all_read(user.user_id, utcnow())
 
     # From events
 
@@ -125,7 +144,7 @@ class NotificationService:
         arrive in either order, and the confirmation (with the e-ticket e-mail) wins.
         Returns the notice to deliver, None when nothing new is needed, False when no notice of
         the pair exists yet (the caller creates one)."""
-        existing = await self.repo.paid_notice_for(booking_id, PAID_PAIR)
+        existing = await self.notifications.paid_notice_for(booking_id, PAID_PAIR)
         if existing is None:
             return False
         if name == "booking.confirmed" and existing.type == "payment.completed":
@@ -139,53 +158,61 @@ class NotificationService:
             existing.sent_at = None if email else now
             existing.next_attempt_at = now if email else None
             existing.attempts = 0
-            await self.repo.session.flush()
+            await self.notifications.flush()
             NOTIFICATIONS.labels(name, "merged").inc()
+            if email:
+                self.delivery.after_commit()
             return existing
         NOTIFICATIONS.labels(name, "merged").inc()
         return None
 
-    async def remember_booking(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def remember_booking(
+        self, booking_id: uuid.UUID | None, user_id: uuid.UUID | None, facts: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
         """Keep a booking's facts from a `booking.*` event; returns what is now known of it."""
-        booking_id = _uuid(payload.get("booking_id"))
         if booking_id is None:
             return None
-        known = await self.repo.booking_details(booking_id)
+        known = await self.bookings.get(booking_id)
         details = dict(known.details) if known else {}
         details.update(
-            {k: payload[k] for k in content.BOOKING_FIELDS if payload.get(k) not in (None, "")}
+            {k: facts[k] for k in content.BOOKING_FIELDS if facts.get(k) not in (None, "")}
         )
-        await self.repo.remember_booking(
+        await self.bookings.remember(
             booking_id,
             booking_code=str(details.get("booking_code") or "") or None,
-            user_id=_uuid(payload.get("user_id")) or (known.user_id if known else None),
+            user_id=user_id or (known.user_id if known else None),
             details=details,
             now=utcnow(),
         )
         return details
 
-    async def notify_event(
-        self, event_id: uuid.UUID, name: str, payload: Mapping[str, Any]
+    async def notify(
+        self,
+        event_id: uuid.UUID,
+        name: str,
+        *,
+        user_id: uuid.UUID,
+        booking_id: uuid.UUID | None,
+        user_email: Any,
+        facts: Mapping[str, Any],
     ) -> Notification | None:
-        """The one notice an event creates; None when this event already created it."""
-        if await self.repo.by_event(event_id) is not None:
+        """The one notice an event creates; None when this event already created it (or its
+        pair's notice already says it all). `facts`: what the event tells of the booking and
+        payment, read as content.compose reads them (a missing or odd one is left out)."""
+        if await self.notifications.by_event(event_id) is not None:
             NOTIFICATIONS.labels(name, "duplicate").inc()
             log.info("notification_duplicate_event", event_id=str(event_id), event=name)
             return None
-        user_id = _uuid(payload.get("user_id"))
-        if user_id is None:
-            raise EventNamesNoUser(f"{name} {event_id} names no valid user_id")
-        booking_id = _uuid(payload.get("booking_id"))
         if name.startswith("booking."):
-            known = await self.remember_booking(payload)
+            known = await self.remember_booking(booking_id, user_id, facts)
         else:
-            row = await self.repo.booking_details(booking_id) if booking_id else None
+            row = await self.bookings.get(booking_id) if booking_id else None
             known = row.details if row else None
-        notice = content.compose(name, payload, known)
-        email = None if name in content.IN_APP_ONLY else valid_address(payload.get("user_email"))
+        notice = content.compose(name, facts, known)
+        email = None if name in content.IN_APP_ONLY else valid_address(user_email)
         if name in PAID_PAIR and booking_id is not None:
             merged = await self._merge_paid_notice(booking_id, name, notice, email)
-            if merged is not False:
+            if merged is None or isinstance(merged, Notification):
                 return merged
         return await self._create(
             user_id=user_id,
