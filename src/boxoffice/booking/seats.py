@@ -47,7 +47,9 @@ class Guards:
 
 
 def guards_of(ctx: ServiceContext) -> Guards:
-    guards: Guards = ctx.state.setdefault("guards", Guards())
+    guards: Guards | None = ctx.state.get("guards")
+    if guards is None:
+        guards = ctx.state["guards"] = Guards()
     return guards
 
 

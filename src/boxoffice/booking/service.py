@@ -24,7 +24,6 @@ import datetime as dt
 import secrets
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -493,8 +492,9 @@ class BookingService:
             booking = await self._reload(booking_id)
         raise BookingNotCancellable("This booking changed while cancelling; try again")
 
-    def _record_cancelled(self, booking: Booking, **why: Any) -> None:
-        self.events.record(BookingCancelled.of(booking, **why), aggregate_id=booking.id)
+    def _record_cancelled(self, booking: Booking, *, refund_required: bool, reason: str) -> None:
+        cancelled = BookingCancelled.of(booking, refund_required=refund_required, reason=reason)
+        self.events.record(cancelled, aggregate_id=booking.id)
 
     async def payment_completed(self, booking_id: uuid.UUID, payment_id: uuid.UUID) -> None:
         """Confirm and mark paid; a payment for a booking that can no longer take it is
