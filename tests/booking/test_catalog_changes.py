@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from boxoffice.booking.movie_client import MovieClient
 from tests.booking.conftest import BOOK, booking_ctx
 from tests.conftest import bearer, eventually
 
@@ -23,7 +24,7 @@ async def test_a_renamed_movie_is_on_the_next_ticket_not_the_old_title(
     )
     assert renamed.status_code == 200, renamed.text
 
-    catalog = booking_ctx(api).state["catalog"]
+    catalog = MovieClient.of(booking_ctx(api))
     showtime_id = uuid.UUID(show.id)
 
     async def forgotten() -> bool:

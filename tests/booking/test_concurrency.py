@@ -17,7 +17,6 @@ import pytest
 import sqlalchemy as sa
 
 from boxoffice.booking.errors import SeatsUnavailable
-from boxoffice.booking.lifecycle import Lifecycle
 from boxoffice.booking.schemas import SeatSelection
 from boxoffice.booking.seats import guards_of
 from boxoffice.booking.service import BookingService
@@ -193,9 +192,10 @@ async def test_losing_the_insert_race_undoes_only_the_insert(api, make_show, cus
     # In a caller's transaction, what it did before the lost insert stays and commits.
     dave_principal = decode_token(ctx.settings, dave.token)
     async with ctx.db.transaction() as session:
-        assert await Lifecycle(session, ctx).expire(uuid.UUID(other_stale))
+        service = BookingService.from_context(ctx, session)
+        assert await service.expire(uuid.UUID(other_stale))
         with pytest.raises(SeatsUnavailable):
-            await BookingService(session, ctx).book(
+            await service.book(
                 dave_principal, SeatSelection(showtime_id=show.id, seat_ids=show.ids("A2"))
             )
     assert (await booking_row(api, other_stale)).status == "expired"

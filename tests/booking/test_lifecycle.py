@@ -53,6 +53,31 @@ async def available_count_becomes(api, show, count):
     await eventually(check)
 
 
+async def test_a_strangers_booking_is_answered_as_an_unknown_id(api, make_show, customer):
+    """BookingById: another customer's booking gets the very 404 a made-up id gets, so its
+    existence is not told; the owner reads and cancels it."""
+    show = await make_show(api)
+    alice, bob = customer(), customer()
+    booking = await book(api, alice, show, "A1")
+    made_up = str(uuid.uuid4())
+    for method, suffix in (("GET", ""), ("POST", "/cancel")):
+        theirs = await api.request(
+            method, f"/api/bookings/bookings/{booking['id']}{suffix}", headers=bob.headers
+        )
+        unknown = await api.request(
+            method, f"/api/bookings/bookings/{made_up}{suffix}", headers=bob.headers
+        )
+        assert theirs.status_code == unknown.status_code == 404
+        assert theirs.text == unknown.text.replace(made_up, booking["id"])
+    assert (
+        await api.get(f"/api/bookings/bookings/{booking['id']}", headers=alice.headers)
+    ).is_success
+    cancelled = await api.post(
+        f"/api/bookings/bookings/{booking['id']}/cancel", headers=alice.headers
+    )
+    assert cancelled.json()["status"] == "cancelled"
+
+
 async def test_the_owner_cancels_and_the_seats_are_free_again(api, make_show, customer, token_for):
     show = await make_show(api)
     alice, bob, staff = customer(), customer(), customer("staff")

@@ -12,8 +12,8 @@ import zoneinfo
 import pytest
 import sqlalchemy as sa
 
-from boxoffice.booking.lifecycle import Lifecycle
 from boxoffice.booking.models import Booking, BookingSeat
+from boxoffice.booking.service import BookingService
 from boxoffice.payment.models import Payment
 from tests.conftest import bearer
 from tests.payment.conftest import eventually, mint
@@ -173,7 +173,7 @@ async def test_a_refund_event_for_a_checked_in_booking_leaves_it_checked_in_and_
         ctx = cinema.context("booking")
 
         async with ctx.db.transaction() as session:
-            await Lifecycle(session, ctx).payment_refunded(
+            await BookingService.from_context(ctx, session).payment_refunded(
                 uuid.UUID(booking["id"]), uuid.UUID(payment["id"])
             )
 

@@ -1,6 +1,6 @@
 """Wiring of the booking service."""
 
-from boxoffice.booking.events import handlers
+from boxoffice.booking.consumers import handlers
 from boxoffice.booking.routes import router
 from boxoffice.booking.sweeper import expiry_sweeper
 from boxoffice.core.app import ServiceDefinition

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import structlog
 from prometheus_client import Gauge
 
-from boxoffice.booking.seats import SeatService
+from boxoffice.booking.service import BookingService
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.seatboard import Change, now_ms, public_status
@@ -57,7 +57,8 @@ async def _start(
 ) -> tuple[int, bytes]:
     """The first event: what changed since the listener's last version, else a snapshot."""
     async with ctx.db.sessionmaker() as session:
-        version, full, seats = await SeatService(session, ctx).seat_status(showtime_id, user, since)
+        service = BookingService.from_context(ctx, session)
+        version, full, seats = await service.seat_status(showtime_id, user, since)
     return version, _event("snapshot" if full else "change", version, dict(seats))
 
 

@@ -1,4 +1,5 @@
-"""Every query of the booking service."""
+"""Every query of the booking service: `BookingRepository`, the booking aggregate (a booking
+and its seats). It runs on the caller's session and never commits."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -22,6 +22,7 @@ from boxoffice.booking.models import (
     Booking,
     BookingSeat,
 )
+from boxoffice.core.repository import RepositoryBase
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,206 +39,12 @@ class LiveSeat:
     unpaid_until: dt.datetime | None = None
 
 
-async def get_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:
-    """A booking with its seats, in one query."""
-    result = await session.execute(
-        sa.select(Booking)
-        .where(Booking.id == booking_id)
-        .options(joinedload(Booking.seats))
-        .execution_options(populate_existing=True)
-    )
-    return result.unique().scalar_one_or_none()
-
-
-async def get_booking_by_code(session: AsyncSession, code: str) -> Booking | None:
-    result = await session.execute(
-        sa.select(Booking)
-        .where(Booking.booking_code == code)
-        .options(joinedload(Booking.seats))
-        .execution_options(populate_existing=True)
-    )
-    return result.unique().scalar_one_or_none()
-
-
-def show_committed(booking: Booking, values: dict[str, Any], seat_status: str | None) -> None:
-    """Make a loaded booking show what a guarded update just wrote (without reading it back)."""
-    for name, value in values.items():
-        set_committed_value(booking, name, value)
-    if seat_status is not None:
-        for seat in booking.seats:
-            set_committed_value(seat, "status", seat_status)
-
-
-async def list_bookings(
-    session: AsyncSession,
-    *,
-    user_id: uuid.UUID | None,
-    showtime_id: uuid.UUID | None,
-    limit: int,
-    offset: int,
-    booking_code: str | None = None,
-) -> Sequence[Booking]:
-    """Bookings newest first, of one user (or everyone's when `user_id` is None)."""
-    query = sa.select(Booking).options(selectinload(Booking.seats))
-    if user_id is not None:
-        query = query.where(Booking.user_id == user_id)
-    if showtime_id is not None:
-        query = query.where(Booking.showtime_id == showtime_id)
-    if booking_code is not None:
-        query = query.where(Booking.booking_code == booking_code)
-    query = query.order_by(Booking.created_at.desc(), Booking.id).limit(limit).offset(offset)
-    return (await session.execute(query)).scalars().all()
-
-
-async def live_seats(
-    session: AsyncSession,
-    showtime_id: uuid.UUID,
-    now: dt.datetime,
-    seat_ids: Collection[uuid.UUID] | None = None,
-) -> list[LiveSeat]:
-    """Seats of live bookings of a showtime (only `seat_ids`, when given)."""
-    query = (
-        sa.select(
-            BookingSeat.seat_id,
-            BookingSeat.booking_id,
-            Booking.user_id,
-            BookingSeat.seat_row,
-            BookingSeat.seat_number,
-            Booking.status,
-            Booking.expires_at,
-        )
-        .join(Booking, Booking.id == BookingSeat.booking_id)
-        .where(BookingSeat.showtime_id == showtime_id, BookingSeat.status.in_(LIVE_STATUSES))
-    )
-    if seat_ids is not None:
-        query = query.where(BookingSeat.seat_id.in_(list(seat_ids)))
-    rows = (await session.execute(query)).all()
-    return [
-        LiveSeat(
-            seat_id=r.seat_id,
-            booking_id=r.booking_id,
-            user_id=r.user_id,
-            seat_row=r.seat_row,
-            seat_number=r.seat_number,
-            overdue=r.status == PENDING and r.expires_at <= now,
-            unpaid_until=r.expires_at if r.status == PENDING else None,
-        )
-        for r in rows
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class UnpaidSeats:
     """How many seats a customer keeps in pending, unexpired bookings."""
 
     here: int
     in_all: int
-
-
-async def lock_customer(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Serialise one customer's bookings until this transaction ends.
-
-    PostgreSQL: an advisory transaction lock on the user id. SQLite: the database's one write
-    lock, taken now (BEGIN IMMEDIATE) unless this transaction holds it already; a booking's
-    count follows its own insert (see BookingService._insert). SQLite's driver begins a
-    transaction only at the first write, so without this the insert's savepoint would be the
-    outermost transaction, and releasing it would commit the booking."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
-        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
-        return
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
-        await connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-async def unpaid_seats(
-    session: AsyncSession, user_id: uuid.UUID, showtime_id: uuid.UUID, now: dt.datetime
-) -> UnpaidSeats:
-    """Seats of the customer's pending bookings not yet past their expiry: of one showtime,
-    and in all."""
-    here = sa.case((Booking.showtime_id == showtime_id, Booking.total_seats), else_=0)
-    row = (
-        await session.execute(
-            sa.select(
-                sa.func.coalesce(sa.func.sum(here), 0),
-                sa.func.coalesce(sa.func.sum(Booking.total_seats), 0),
-            ).where(Booking.user_id == user_id, Booking.status == PENDING, Booking.expires_at > now)
-        )
-    ).one()
-    return UnpaidSeats(here=int(row[0]), in_all=int(row[1]))
-
-
-async def add_booking(session: AsyncSession, booking: Booking, seats: list[BookingSeat]) -> None:
-    """Insert a booking and its seats; the flush is where the live-seat index may refuse."""
-    session.add(booking)
-    session.add_all(seats)
-    await session.flush()
-
-
-async def transition(
-    session: AsyncSession,
-    booking_id: uuid.UUID,
-    *,
-    from_statuses: Collection[str],
-    values: dict[str, Any],
-    unexpired_at: dt.datetime | None = None,
-    expired_at: dt.datetime | None = None,
-    payment_statuses: Collection[str] | None = None,
-    checked_in: bool | None = None,
-    refund_approved: bool | None = None,
-) -> bool:
-    """Move a booking on only if it is still in one of `from_statuses` (and, when given, not
-    yet / already past its expiry at that time). True if this call made the change.
-
-    Guarded updates instead of read-then-write: of two racing transitions (cancel against
-    confirm, two sweepers) exactly one sees its condition hold; the database row lock decides.
-    """
-    query = sa.update(Booking).where(
-        Booking.id == booking_id, Booking.status.in_(list(from_statuses))
-    )
-    if unexpired_at is not None:
-        query = query.where(Booking.expires_at > unexpired_at)
-    if expired_at is not None:
-        query = query.where(Booking.expires_at <= expired_at)
-    if payment_statuses is not None:
-        query = query.where(Booking.payment_status.in_(list(payment_statuses)))
-    if checked_in is not None:
-        column = Booking.checked_in_at
-        query = query.where(column.is_not(None) if checked_in else column.is_(None))
-    if refund_approved is not None:
-        column = Booking.refund_approved_at
-        query = query.where(column.is_not(None) if refund_approved else column.is_(None))
-    result = await session.execute(
-        query.values(**values).execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def set_seats_status(session: AsyncSession, booking_id: uuid.UUID, status: str) -> None:
-    await session.execute(
-        sa.update(BookingSeat)
-        .where(BookingSeat.booking_id == booking_id)
-        .values(status=status)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def overdue_booking_ids(
-    session: AsyncSession, now: dt.datetime, limit: int
-) -> Sequence[uuid.UUID]:
-    """Pending bookings past their expiry, oldest first."""
-    result = await session.execute(
-        sa.select(Booking.id)
-        .where(Booking.status == PENDING, Booking.expires_at <= now)
-        .order_by(Booking.expires_at)
-        .limit(limit)
-    )
-    return result.scalars().all()
-
-
-# Sales (the admin's reports, sales.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,37 +54,6 @@ class SeatTypeSales:
     revenue: Decimal
 
 
-async def paid_seats_by_type(session: AsyncSession, showtime_id: uuid.UUID) -> list[SeatTypeSales]:
-    """Seats of the showtime's confirmed, paid bookings, and what they cost, by seat type."""
-    query = (
-        sa.select(
-            BookingSeat.seat_type,
-            sa.func.count(BookingSeat.id),
-            sa.func.coalesce(sa.func.sum(BookingSeat.price), 0),
-        )
-        .join(Booking, Booking.id == BookingSeat.booking_id)
-        .where(
-            Booking.showtime_id == showtime_id,
-            Booking.status == CONFIRMED,
-            Booking.payment_status == PAID,
-        )
-        .group_by(BookingSeat.seat_type)
-        .order_by(BookingSeat.seat_type)
-    )
-    rows = (await session.execute(query)).all()
-    return [SeatTypeSales(r[0], int(r[1]), Decimal(str(r[2]))) for r in rows]
-
-
-async def awaiting_payment_seats(
-    session: AsyncSession, showtime_id: uuid.UUID, now: dt.datetime
-) -> int:
-    """Seats of the showtime's pending bookings not yet past their expiry."""
-    query = sa.select(sa.func.coalesce(sa.func.sum(Booking.total_seats), 0)).where(
-        Booking.showtime_id == showtime_id, Booking.status == PENDING, Booking.expires_at > now
-    )
-    return int(await session.scalar(query) or 0)
-
-
 @dataclass(frozen=True, slots=True)
 class PaidBooking:
     confirmed_at: dt.datetime
@@ -285,15 +61,242 @@ class PaidBooking:
     revenue: Decimal
 
 
-async def paid_bookings_between(
-    session: AsyncSession, start: dt.datetime, end: dt.datetime
-) -> list[PaidBooking]:
-    """Confirmed, paid bookings whose payment confirmed them in [start, end)."""
-    query = sa.select(Booking.confirmed_at, Booking.total_seats, Booking.total_price).where(
-        Booking.status == CONFIRMED,
-        Booking.payment_status == PAID,
-        Booking.confirmed_at >= start,
-        Booking.confirmed_at < end,
-    )
-    rows = (await session.execute(query)).all()
-    return [PaidBooking(at, seats, price) for at, seats, price in rows if at is not None]
+class BookingRepository(RepositoryBase[Booking]):
+    """Bookings and their seats: reading, inserting, guarded transitions, and the counts the
+    fair-share caps and the sales reports need."""
+
+    model = Booking
+
+    # Reading bookings
+
+    async def with_seats(self, booking_id: uuid.UUID) -> Booking | None:
+        """A booking with its seats, in one query (fresh from the database)."""
+        result = await self.session.execute(
+            sa.select(Booking)
+            .where(Booking.id == booking_id)
+            .options(joinedload(Booking.seats))
+            .execution_options(populate_existing=True)
+        )
+        return result.unique().scalar_one_or_none()
+
+    async def by_code(self, code: str) -> Booking | None:
+        """The booking with this code, with its seats."""
+        result = await self.session.execute(
+            sa.select(Booking)
+            .where(Booking.booking_code == code)
+            .options(joinedload(Booking.seats))
+            .execution_options(populate_existing=True)
+        )
+        return result.unique().scalar_one_or_none()
+
+    async def newest_first(
+        self,
+        *,
+        user_id: uuid.UUID | None,
+        showtime_id: uuid.UUID | None,
+        limit: int,
+        offset: int,
+        booking_code: str | None = None,
+    ) -> Sequence[Booking]:
+        """Bookings newest first, of one user (or everyone's when `user_id` is None)."""
+        query = self.select().options(selectinload(Booking.seats))
+        if user_id is not None:
+            query = query.where(Booking.user_id == user_id)
+        if showtime_id is not None:
+            query = query.where(Booking.showtime_id == showtime_id)
+        if booking_code is not None:
+            query = query.where(Booking.booking_code == booking_code)
+        query = query.order_by(Booking.created_at.desc(), Booking.id).limit(limit).offset(offset)
+        return await self.all(query)
+
+    async def live_seats(
+        self,
+        showtime_id: uuid.UUID,
+        now: dt.datetime,
+        seat_ids: Collection[uuid.UUID] | None = None,
+    ) -> list[LiveSeat]:
+        """Seats of live bookings of a showtime (only `seat_ids`, when given)."""
+        query = (
+            sa.select(
+                BookingSeat.seat_id,
+                BookingSeat.booking_id,
+                Booking.user_id,
+                BookingSeat.seat_row,
+                BookingSeat.seat_number,
+                Booking.status,
+                Booking.expires_at,
+            )
+            .join(Booking, Booking.id == BookingSeat.booking_id)
+            .where(BookingSeat.showtime_id == showtime_id, BookingSeat.status.in_(LIVE_STATUSES))
+        )
+        if seat_ids is not None:
+            query = query.where(BookingSeat.seat_id.in_(list(seat_ids)))
+        rows = (await self.session.execute(query)).all()
+        return [
+            LiveSeat(
+                seat_id=r.seat_id,
+                booking_id=r.booking_id,
+                user_id=r.user_id,
+                seat_row=r.seat_row,
+                seat_number=r.seat_number,
+                overdue=r.status == PENDING and r.expires_at <= now,
+                unpaid_until=r.expires_at if r.status == PENDING else None,
+            )
+            for r in rows
+        ]
+
+    async def overdue_ids(self, now: dt.datetime, limit: int) -> Sequence[uuid.UUID]:
+        """Pending bookings past their expiry, oldest first."""
+        result = await self.session.execute(
+            sa.select(Booking.id)
+            .where(Booking.status == PENDING, Booking.expires_at <= now)
+            .order_by(Booking.expires_at)
+            .limit(limit)
+        )
+        return result.scalars().all()
+
+    # Making a booking
+
+    async def lock_customer(self, user_id: uuid.UUID) -> None:
+        """Serialise one customer's bookings until this transaction ends.
+
+        PostgreSQL: an advisory transaction lock on the user id. SQLite: the database's one
+        write lock, taken now (BEGIN IMMEDIATE) unless this transaction holds it already; a
+        booking's count follows its own insert (see BookingService._insert). SQLite's driver
+        begins a transaction only at the first write, so without this the insert's savepoint
+        would be the outermost transaction, and releasing it would commit the booking."""
+        session = self.session
+        if session.get_bind().dialect.name == "postgresql":
+            key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
+            await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            return
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    async def unpaid_seats(
+        self, user_id: uuid.UUID, showtime_id: uuid.UUID, now: dt.datetime
+    ) -> UnpaidSeats:
+        """Seats of the customer's pending bookings not yet past their expiry: of one
+        showtime, and in all."""
+        here = sa.case((Booking.showtime_id == showtime_id, Booking.total_seats), else_=0)
+        row = (
+            await self.session.execute(
+                sa.select(
+                    sa.func.coalesce(sa.func.sum(here), 0),
+                    sa.func.coalesce(sa.func.sum(Booking.total_seats), 0),
+                ).where(
+                    Booking.user_id == user_id,
+                    Booking.status == PENDING,
+                    Booking.expires_at > now,
+                )
+            )
+        ).one()
+        return UnpaidSeats(here=int(row[0]), in_all=int(row[1]))
+
+    async def insert(self, booking: Booking) -> None:
+        """Insert a booking and its seats; the flush is where the live-seat index may refuse."""
+        self.session.add(booking)
+        self.session.add_all(booking.seats)
+        await self.session.flush()
+
+    # Moving a booking on
+
+    async def transition(
+        self,
+        booking_id: uuid.UUID,
+        *,
+        from_statuses: Collection[str],
+        values: dict[str, Any],
+        unexpired_at: dt.datetime | None = None,
+        expired_at: dt.datetime | None = None,
+        payment_statuses: Collection[str] | None = None,
+        checked_in: bool | None = None,
+        refund_approved: bool | None = None,
+    ) -> bool:
+        """Move a booking on only if it is still in one of `from_statuses` (and, when given,
+        not yet / already past its expiry at that time). True if this call made the change.
+
+        Guarded updates instead of read-then-write: of two racing transitions (cancel against
+        confirm, two sweepers) exactly one sees its condition hold; the database row lock
+        decides.
+        """
+        query = sa.update(Booking).where(
+            Booking.id == booking_id, Booking.status.in_(list(from_statuses))
+        )
+        if unexpired_at is not None:
+            query = query.where(Booking.expires_at > unexpired_at)
+        if expired_at is not None:
+            query = query.where(Booking.expires_at <= expired_at)
+        if payment_statuses is not None:
+            query = query.where(Booking.payment_status.in_(list(payment_statuses)))
+        if checked_in is not None:
+            column = Booking.checked_in_at
+            query = query.where(column.is_not(None) if checked_in else column.is_(None))
+        if refund_approved is not None:
+            column = Booking.refund_approved_at
+            query = query.where(column.is_not(None) if refund_approved else column.is_(None))
+        result = await self.session.execute(
+            query.values(**values).execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_seats_status(self, booking_id: uuid.UUID, status: str) -> None:
+        await self.session.execute(
+            sa.update(BookingSeat)
+            .where(BookingSeat.booking_id == booking_id)
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        )
+
+    @staticmethod
+    def show_committed(booking: Booking, values: dict[str, Any], seat_status: str | None) -> None:
+        """Make a loaded booking show what a guarded update just wrote (without reading it
+        back)."""
+        for name, value in values.items():
+            set_committed_value(booking, name, value)
+        if seat_status is not None:
+            for seat in booking.seats:
+                set_committed_value(seat, "status", seat_status)
+
+    # Sales (the admin's reports)
+
+    async def paid_seats_by_type(self, showtime_id: uuid.UUID) -> list[SeatTypeSales]:
+        """Seats of the showtime's confirmed, paid bookings, and what they cost, by seat
+        type."""
+        query = (
+            sa.select(
+                BookingSeat.seat_type,
+                sa.func.count(BookingSeat.id),
+                sa.func.coalesce(sa.func.sum(BookingSeat.price), 0),
+            )
+            .join(Booking, Booking.id == BookingSeat.booking_id)
+            .where(
+                Booking.showtime_id == showtime_id,
+                Booking.status == CONFIRMED,
+                Booking.payment_status == PAID,
+            )
+            .group_by(BookingSeat.seat_type)
+            .order_by(BookingSeat.seat_type)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [SeatTypeSales(r[0], int(r[1]), Decimal(str(r[2]))) for r in rows]
+
+    async def awaiting_payment_seats(self, showtime_id: uuid.UUID, now: dt.datetime) -> int:
+        """Seats of the showtime's pending bookings not yet past their expiry."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(Booking.total_seats), 0)).where(
+            Booking.showtime_id == showtime_id, Booking.status == PENDING, Booking.expires_at > now
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def paid_between(self, start: dt.datetime, end: dt.datetime) -> list[PaidBooking]:
+        """Confirmed, paid bookings whose payment confirmed them in [start, end)."""
+        query = sa.select(Booking.confirmed_at, Booking.total_seats, Booking.total_price).where(
+            Booking.status == CONFIRMED,
+            Booking.payment_status == PAID,
+            Booking.confirmed_at >= start,
+            Booking.confirmed_at < end,
+        )
+        rows = (await self.session.execute(query)).all()
+        return [PaidBooking(at, seats, price) for at, seats, price in rows if at is not None]

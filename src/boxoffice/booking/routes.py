@@ -1,4 +1,4 @@
-"""Booking routes (design 4.3): thin; the rules live in service.py and lifecycle.py."""
+"""Booking routes (design 4.3): thin; each calls one BookingService method (service.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from boxoffice.booking import live, sales
+from boxoffice.booking import live
+from boxoffice.booking.deps import BookingById, Service
 from boxoffice.booking.errors import (
     BookingNotCancellable,
     BookingNotFound,
@@ -20,8 +21,6 @@ from boxoffice.booking.errors import (
     SeatsUnavailable,
     ShowtimeNotFound,
 )
-from boxoffice.booking.lifecycle import Lifecycle
-from boxoffice.booking.refund_policy import approve_refund
 from boxoffice.booking.schemas import (
     MAX_SEATS_IN_REQUEST,
     BestSeatsOut,
@@ -37,9 +36,7 @@ from boxoffice.booking.schemas import (
     ShowtimeSalesOut,
     SuggestedSeat,
 )
-from boxoffice.booking.seats import SeatService, catalog_of
-from boxoffice.booking.service import BookingService
-from boxoffice.core.app import Context, DbSession
+from boxoffice.core.app import Context
 from boxoffice.core.auth import AdminUser, CurrentUser, OptionalUser, StaffUser
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import (
@@ -51,23 +48,6 @@ from boxoffice.core.errors import (
 from boxoffice.core.pagination import Limit, Offset
 
 router = APIRouter(tags=["bookings"])
-
-
-async def _service(session: DbSession, ctx: Context) -> BookingService:
-    return BookingService(session, ctx)
-
-
-async def _seats(session: DbSession, ctx: Context) -> SeatService:
-    return SeatService(session, ctx)
-
-
-async def _lifecycle(session: DbSession, ctx: Context) -> Lifecycle:
-    return Lifecycle(session, ctx)
-
-
-Service = Annotated[BookingService, Depends(_service)]
-Seats = Annotated[SeatService, Depends(_seats)]
-Lifecycles = Annotated[Lifecycle, Depends(_lifecycle)]
 
 
 @router.post(
@@ -103,7 +83,7 @@ async def list_bookings(
     offset: Offset = 0,
 ) -> list[BookingOut]:
     """The caller's bookings, newest first; staff may pass `user_id` or `scope=all`."""
-    bookings = await service.list(
+    bookings = await service.list_bookings(
         user,
         user_id=user_id,
         showtime_id=showtime_id,
@@ -121,12 +101,12 @@ async def list_bookings(
     response_model=BookingOut,
     responses=responses(NotAuthenticated, PermissionDenied, BookingNotFound, CheckInRefused),
 )
-async def check_in(body: CheckInRequest, _: StaffUser, lifecycle: Lifecycles) -> BookingOut:
+async def check_in(body: CheckInRequest, _: StaffUser, service: Service) -> BookingOut:
     """Staff at the door: mark a confirmed ticket used (409 if used already or unpaid; a ticket
     used already names its `booking_id` and `checked_in_at` beside the error). The answer is
     the booking, with what the door checks: show_date and show_time (the theater's wall
     clock), show_starts_at (UTC), theater_name and the seats."""
-    return BookingOut.of(await lifecycle.check_in(body.booking_code), utcnow())
+    return BookingOut.of(await service.check_in(body.booking_code), utcnow())
 
 
 @router.get(
@@ -134,9 +114,9 @@ async def check_in(body: CheckInRequest, _: StaffUser, lifecycle: Lifecycles) ->
     response_model=BookingOut,
     responses=responses(NotAuthenticated, BookingNotFound),
 )
-async def get_booking(booking_id: uuid.UUID, user: CurrentUser, service: Service) -> BookingOut:
+async def get_booking(booking: BookingById) -> BookingOut:
     """One booking: its owner's, or any for staff."""
-    return BookingOut.of(await service.get(user, booking_id), utcnow())
+    return BookingOut.of(booking, utcnow())
 
 
 @router.post(
@@ -144,11 +124,9 @@ async def get_booking(booking_id: uuid.UUID, user: CurrentUser, service: Service
     response_model=BookingOut,
     responses=responses(NotAuthenticated, NotBookingOwner, BookingNotFound, BookingNotCancellable),
 )
-async def cancel_booking(
-    booking_id: uuid.UUID, user: CurrentUser, lifecycle: Lifecycles
-) -> BookingOut:
+async def cancel_booking(booking: BookingById, user: CurrentUser, service: Service) -> BookingOut:
     """The owner cancels: the seats are free again; a paid booking is refunded."""
-    return BookingOut.of(await lifecycle.cancel(user, booking_id), utcnow())
+    return BookingOut.of(await service.cancel(user, booking), utcnow())
 
 
 @router.post(
@@ -157,15 +135,13 @@ async def cancel_booking(
     responses=responses(NotAuthenticated, BookingNotFound, RefundRefused),
 )
 async def refund_approval(
-    booking_id: uuid.UUID,
-    body: RefundApprovalRequest,
-    user: CurrentUser,
-    session: DbSession,
-    ctx: Context,
+    booking_id: uuid.UUID, body: RefundApprovalRequest, user: CurrentUser, service: Service
 ) -> RefundApprovalOut:
     """Payment asks before a customer's refund (docs/refunds.md): 409 once the ticket was
     checked in or its show started; else the ticket can no longer be checked in."""
-    withdrawn = await approve_refund(session, ctx, user, booking_id, body.payment_id)
+    # The booking's owner asks, or an admin: not BookingById's rule (any staff), so the
+    # service looks the booking up itself.
+    withdrawn = await service.approve_refund(user, booking_id, body.payment_id)
     return RefundApprovalOut(
         booking_id=booking_id, payment_id=body.payment_id, ticket_withdrawn=withdrawn
     )
@@ -176,10 +152,10 @@ async def refund_approval(
     response_model=HoldOut,
     responses=responses(NotAuthenticated, ShowtimeNotFound, SeatsUnavailable, ServiceUnavailable),
 )
-async def hold_seats(body: SeatSelection, user: CurrentUser, seats: Seats) -> HoldOut:
+async def hold_seats(body: SeatSelection, user: CurrentUser, service: Service) -> HoldOut:
     """Hold all the seats for the caller for SEAT_HOLD_TTL_SECONDS, or none (409 names the
     taken ones). Holding again extends the caller's own hold."""
-    return await seats.hold(user, body)
+    return await service.hold(user, body)
 
 
 @router.post(
@@ -187,9 +163,9 @@ async def hold_seats(body: SeatSelection, user: CurrentUser, seats: Seats) -> Ho
     response_model=ReleaseOut,
     responses=responses(NotAuthenticated),
 )
-async def release_seats(body: SeatSelection, user: CurrentUser, seats: Seats) -> ReleaseOut:
+async def release_seats(body: SeatSelection, user: CurrentUser, service: Service) -> ReleaseOut:
     """Release the caller's own holds among the seats."""
-    return await seats.release(user, body)
+    return await service.release(user, body)
 
 
 @router.get(
@@ -200,7 +176,7 @@ async def release_seats(body: SeatSelection, user: CurrentUser, seats: Seats) ->
 async def seat_status(
     showtime_id: uuid.UUID,
     user: OptionalUser,
-    seats: Seats,
+    service: Service,
     since: Annotated[
         int | None, Query(ge=0, description="A version from an earlier answer: only changes")
     ] = None,
@@ -208,7 +184,7 @@ async def seat_status(
     """Seats of a showtime that are not free: held, booked, or the caller's own hold
     (docs/contracts.md; the movie service's available-seats reads it). With `since`, only
     what changed after that version."""
-    version, full, states = await seats.seat_status(showtime_id, user, since)
+    version, full, states = await service.seat_status(showtime_id, user, since)
     return SeatStatusOut(showtime_id=showtime_id, version=version, full=full, seats=states)
 
 
@@ -223,6 +199,7 @@ async def seat_status(
 async def seat_events(
     showtime_id: uuid.UUID,
     user: OptionalUser,
+    service: Service,
     ctx: Context,
     last_event_id: Annotated[int | None, Header(ge=0)] = None,
 ) -> StreamingResponse:
@@ -230,7 +207,7 @@ async def seat_events(
     `change` per change (each seat's new status, freed seats as `available`); the event id is
     the version, so a reconnecting browser resumes where it left off."""
     # Checked before the stream starts: once it has, an error can no longer be an answer.
-    await catalog_of(ctx).showtime(showtime_id)
+    await service.showtime(showtime_id)
     return StreamingResponse(
         live.seat_events(ctx, showtime_id, user, last_event_id),
         media_type="text/event-stream",
@@ -247,11 +224,11 @@ async def seat_events(
 async def suggest_seats(
     showtime_id: uuid.UUID,
     user: OptionalUser,
-    seats: Seats,
+    service: Service,
     count: Annotated[int, Query(ge=1, le=MAX_SEATS_IN_REQUEST)] = 2,
 ) -> BestSeatsOut:
     """The best `count` adjacent free seats (middle rows, centre first); empty if none."""
-    best = await seats.best_seats(showtime_id, count, user)
+    best = await service.best_seats(showtime_id, count, user)
     return BestSeatsOut(
         showtime_id=showtime_id,
         count=count,
@@ -267,13 +244,13 @@ async def suggest_seats(
     tags=["sales"],
 )
 async def showtime_sales(
-    showtime_id: uuid.UUID, _: AdminUser, session: DbSession, ctx: Context
+    showtime_id: uuid.UUID, _: AdminUser, service: Service
 ) -> ShowtimeSalesOut:
     """What a showtime sold (admin): `sold` counts the seats of confirmed, paid bookings
     (checked-in ones too; refunded, cancelled and expired ones not), `held` the seats of
     pending bookings awaiting payment; `occupancy` is sold / capacity; revenue is what the sold
     seats were paid, by seat type and in total."""
-    return await sales.showtime_sales(session, ctx, showtime_id)
+    return await service.showtime_sales(showtime_id)
 
 
 @router.get(
@@ -284,8 +261,7 @@ async def showtime_sales(
 )
 async def daily_sales(
     _: AdminUser,
-    session: DbSession,
-    ctx: Context,
+    service: Service,
     first: Annotated[dt.date, Query(alias="from", description="First day, YYYY-MM-DD")],
     last: Annotated[dt.date, Query(alias="to", description="Last day (included)")],
 ) -> list[DailySalesOut]:
@@ -293,4 +269,4 @@ async def daily_sales(
     most 366 days; a backward or longer range is a 400): the confirmed, paid bookings whose
     payment came that day in the cinema's time zone (THEATER_TIMEZONE), their seats and
     revenue."""
-    return await sales.daily_sales(session, ctx, first, last)
+    return await service.daily_sales(first, last)

@@ -3,23 +3,20 @@
 Sold means paid: a booking counts once its payment confirmed it (status confirmed, payment
 paid), with its seats at the prices it was booked at; a refund or cancellation takes it out
 again. Days are the cinema's days: the THEATER_TIMEZONE setting's calendar, by the time each
-payment was confirmed.
+payment was confirmed. BookingService reads the numbers (BookingRepository); this module adds
+them up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from boxoffice.booking import repository as repo
 from boxoffice.booking.errors import SalesRangeInvalid
+from boxoffice.booking.repository import PaidBooking, SeatTypeSales
 from boxoffice.booking.schemas import DailySalesOut, SeatTypeSalesOut, ShowtimeSalesOut
-from boxoffice.booking.seats import catalog_of
-from boxoffice.core.app import ServiceContext
-from boxoffice.core.db import utcnow
 from boxoffice.core.localtime import starts_at, zone
 
 # A year and a day: a leap year's report fits, a decade's does not (one row per day).
@@ -30,16 +27,11 @@ EARLIEST_DAY = dt.date(2000, 1, 1)
 LATEST_DAY = dt.date(2999, 12, 31)
 
 
-async def showtime_sales(
-    session: AsyncSession, ctx: ServiceContext, showtime_id: uuid.UUID
+def showtime_report(
+    showtime_id: uuid.UUID, capacity: int | None, by_type: list[SeatTypeSales], held: int
 ) -> ShowtimeSalesOut:
-    """Sold and held seats, occupancy and revenue by seat type of one showtime; 404 when the
-    catalog knows no such showtime."""
-    showtime = await catalog_of(ctx).showtime(showtime_id)
-    by_type = await repo.paid_seats_by_type(session, showtime_id)
-    held = await repo.awaiting_payment_seats(session, showtime_id, utcnow())
+    """Sold and held seats, occupancy and revenue by seat type of one showtime."""
     sold = sum(t.seats for t in by_type)
-    capacity = showtime.total_seats
     return ShowtimeSalesOut(
         showtime_id=showtime_id,
         capacity=capacity,
@@ -70,27 +62,29 @@ def check_range(first: dt.date, last: dt.date) -> int:
     return days
 
 
-async def daily_sales(
-    session: AsyncSession, ctx: ServiceContext, first: dt.date, last: dt.date
-) -> list[DailySalesOut]:
-    """One row per day from `first` to `last` (both included, days without sales as zeros)."""
-    days = check_range(first, last)
-    cinema = ctx.settings.theater_timezone
+def span(first: dt.date, last: dt.date, cinema: str) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end): from `first`'s midnight to the midnight after `last`, in the zone."""
     midnight = dt.time(0, 0)
-    start = starts_at(first, midnight, cinema)
-    end = starts_at(last + dt.timedelta(days=1), midnight, cinema)
+    after_last = last + dt.timedelta(days=1)
+    return starts_at(first, midnight, cinema), starts_at(after_last, midnight, cinema)
+
+
+def daily_report(
+    first: dt.date, days: int, paid: Iterable[PaidBooking], cinema: str
+) -> list[DailySalesOut]:
+    """One row per day from `first` on (`days` of them, days without sales as zeros)."""
     totals = {
         first + dt.timedelta(days=n): DailySalesOut(
             date=first + dt.timedelta(days=n), bookings=0, seats=0, revenue=Decimal("0.00")
         )
         for n in range(days)
     }
-    for paid in await repo.paid_bookings_between(session, start, end):
-        row = totals.get(local_day_of(paid.confirmed_at, cinema))
+    for booking in paid:
+        row = totals.get(local_day_of(booking.confirmed_at, cinema))
         if row is not None:
             row.bookings += 1
-            row.seats += paid.seats
-            row.revenue += paid.revenue
+            row.seats += booking.seats
+            row.revenue += booking.revenue
     return list(totals.values())
 
 

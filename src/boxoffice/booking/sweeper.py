@@ -12,8 +12,8 @@ import asyncio
 
 import structlog
 
-from boxoffice.booking import repository as repo
-from boxoffice.booking.lifecycle import Lifecycle
+from boxoffice.booking.repository import BookingRepository
+from boxoffice.booking.service import BookingService
 from boxoffice.booking.settings import BookingSettings
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import utcnow
@@ -33,12 +33,12 @@ async def sweep_once(ctx: ServiceContext) -> int:
     expired = 0
     while True:
         async with ctx.db.sessionmaker() as session:
-            ids = await repo.overdue_booking_ids(session, utcnow(), BATCH_SIZE)
+            ids = await BookingRepository(session).overdue_ids(utcnow(), BATCH_SIZE)
         progressed = False
         for booking_id in ids:
             try:
                 async with ctx.db.transaction() as session:
-                    if await Lifecycle(session, ctx).expire(booking_id):
+                    if await BookingService.from_context(ctx, session).expire(booking_id):
                         expired += 1
                 progressed = True
             except Exception as exc:  # one bad booking must not hold up all the others

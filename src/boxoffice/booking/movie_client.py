@@ -1,9 +1,10 @@
-"""What booking reads from the movie service (showtimes and seat layouts), kept parsed in memory.
+"""`MovieClient`: what booking reads from the movie service (showtimes and seat layouts), kept
+parsed in memory.
 
 A showtime's details and a theater's layout are read on every hold and booking, and almost never
 change, so each process keeps them as parsed, immutable objects: no JSON is validated per
 request. An entry is dropped when the movie service announces a change (`showtime.updated`,
-`theater.updated`, `movie.updated`, see `events.py`) and lives at most `TTL_SECONDS` anyway.
+`theater.updated`, `movie.updated`, see `consumers.py`) and lives at most `TTL_SECONDS` anyway.
 Concurrent misses of one key share a single call, so a rush of buyers for a new showtime sends
 one request to the movie service, not hundreds. Calls go through the runtime's ServiceClient
 (timeout, retries with backoff, circuit breaker): a movie service that is down or answers
@@ -26,12 +27,13 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from boxoffice.booking.errors import SeatsNotInTheater, ShowtimeNotFound
 from boxoffice.booking.seat_rules import row_blocks
+from boxoffice.core.app import ServiceContext
 from boxoffice.core.errors import ServiceUnavailable
 from boxoffice.core.localtime import starts_at
 from boxoffice.core.observability import CACHE_HITS, CACHE_MISSES
 from boxoffice.core.runtime import Runtime
 
-log = structlog.get_logger("boxoffice.booking.catalog")
+log = structlog.get_logger("boxoffice.booking.movie_client")
 
 TTL_SECONDS = 60.0
 MAX_ENTRIES = 2_000
@@ -173,7 +175,7 @@ class _Memo(Generic[K, V]):
         return value
 
 
-class CatalogClient:
+class MovieClient:
     """Booking's read-through view of the movie service's catalog, one per process."""
 
     def __init__(self, runtime: Runtime, caller: str = "booking") -> None:
@@ -181,6 +183,14 @@ class CatalogClient:
         self._caller = caller
         self._showtimes: _Memo[uuid.UUID, ShowtimeInfo] = _Memo(TTL_SECONDS)
         self._layouts: _Memo[uuid.UUID, Layout] = _Memo(TTL_SECONDS)
+
+    @classmethod
+    def of(cls, ctx: ServiceContext) -> MovieClient:
+        """The process's client (made on first use): what it keeps is shared by every request."""
+        client: MovieClient | None = ctx.state.get("movie_client")
+        if client is None:
+            client = ctx.state["movie_client"] = cls(ctx.runtime)
+        return client
 
     async def showtime(self, showtime_id: uuid.UUID) -> ShowtimeInfo:
         """The showtime, or ShowtimeNotFound (404); ServiceUnavailable when movie is down."""
