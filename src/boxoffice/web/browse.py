@@ -157,7 +157,7 @@ async def seat_map(request: Request, showtime_id: uuid.UUID) -> Response:
     ):
         rows[seat["seat_row"]].append(seat)
     # What a seat of each type costs: booking charges `vip_price` for VIP seats when the
-    # showtime has one, else every seat costs `price` (booking/catalog.py).
+    # showtime has one, else every seat costs `price` (booking/movie_client.py).
     prices = {"standard": show["price"], "vip": show.get("vip_price") or show["price"]}
     return await render(
         request,
