@@ -138,3 +138,26 @@ async def test_a_showtime_with_booked_seats_keeps_its_time_but_takes_a_new_price
     )
     assert same_time.status_code == 200, same_time.text
     assert float(same_time.json()["price"]) == 150000
+
+
+async def test_a_write_naming_no_row_is_404_and_a_caller_who_may_not_is_refused_first(
+    api, admin, customer
+):
+    unknown = uuid.uuid4()
+    writes = (
+        ("movies", {"title": "X"}, "Movie not found"),
+        ("theaters", {"name": "X"}, "Theater not found"),
+        ("showtimes", {"price": "1000"}, "Showtime not found"),
+    )
+    for kind, body, detail in writes:
+        path = f"/api/movies/{kind}/{unknown}"
+        for method in ("PUT", "DELETE"):
+            sent = body if method == "PUT" else None
+            response = await api.request(method, path, json=sent, headers=admin)
+            assert response.status_code == 404, (method, path, response.text)
+            assert response.json()["detail"] == detail
+            assert response.json()["error_type"] == "NotFoundError"
+            # Whether the row exists is nobody else's business.
+            refused = await api.request(method, path, json=sent, headers=customer)
+            assert refused.status_code == 403, (method, path, refused.text)
+            assert (await api.request(method, path, json=sent)).status_code == 401

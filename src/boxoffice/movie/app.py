@@ -8,8 +8,8 @@ from sqlalchemy import event
 
 from boxoffice.core.app import ServiceContext, ServiceDefinition
 from boxoffice.core.events import events_wiring
+from boxoffice.movie.consumers import handlers
 from boxoffice.movie.demo import load_demo_data_if_enabled
-from boxoffice.movie.events import handlers
 from boxoffice.movie.routes import router
 from boxoffice.movie.seatmap import maps_of
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.db import after_commit
 from boxoffice.core.kv import Cache
 from boxoffice.core.observability import CACHE_HITS, CACHE_MISSES
 
@@ -115,16 +117,24 @@ def _value(loaded: str | ShortLived) -> str:
 
 
 class PendingInvalidations:
-    """Namespaces a request changed; invalidated once its transaction has committed."""
+    """Namespaces a unit of work (a request, an event's handling) changed; invalidated once
+    its transaction has committed, never before (a concurrent reader would otherwise load
+    the old rows into the new cache version), and not at all if it rolls back."""
 
-    def __init__(self, catalog: CatalogCache) -> None:
+    def __init__(self, catalog: CatalogCache, session: AsyncSession) -> None:
         self.catalog = catalog
+        self.session = session
         self._namespaces: set[Namespace] = set()
 
     def add(self, *namespaces: Namespace) -> None:
         self._namespaces.update(namespaces)
+        # Registered with each change (a savepoint rolled back takes its own registration
+        # along); the first flush after the commit invalidates them all, the others find
+        # nothing left.
+        after_commit(self.session, self.flush)
 
     async def flush(self) -> None:
         if self._namespaces:
-            await self.catalog.invalidate(*sorted(self._namespaces))
+            namespaces = sorted(self._namespaces)
             self._namespaces.clear()
+            await self.catalog.invalidate(*namespaces)

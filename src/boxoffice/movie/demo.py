@@ -17,11 +17,12 @@ from typing import Any
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import utcnow
 from boxoffice.core.localtime import local_now, starts_at
-from boxoffice.movie import repository as repo
 from boxoffice.movie.cache import CatalogCache
 from boxoffice.movie.demo_catalog import MOVIES, PRICES, SLOTS, THEATERS, DemoMovie
-from boxoffice.movie.models import Movie, Seat, Showtime, Theater
-from boxoffice.movie.service import layout_seats, overlapping
+from boxoffice.movie.layout import layout_seats
+from boxoffice.movie.models import Theater
+from boxoffice.movie.repository import MovieRepository, ShowtimeRepository, TheaterRepository
+from boxoffice.movie.schedule import overlapping
 
 DEMO = uuid.UUID("7d1f4f3e-56a1-4b53-9d51-3b0c2a3f9a10")
 # The demo theaters are in Vietnam, whatever THEATER_TIMEZONE says for new ones.
@@ -112,17 +113,19 @@ async def load_demo_data(
     first_day = first_day or today_in_vietnam()
     theaters = _theaters()
     async with ctx.db.sessionmaker() as session, session.begin():
-        await repo.insert_missing(session, Movie, _movie_rows())
-        await repo.insert_missing(session, Theater, [_row(t) for t in theaters])
-        await repo.insert_missing(
-            session, Seat, [_row(s) for t in theaters for s in layout_seats(t)]
+        movies = MovieRepository(session)
+        theater_rows = TheaterRepository(session)
+        showtime_rows = ShowtimeRepository(session)
+        await movies.insert_missing(_movie_rows())
+        await theater_rows.insert_missing([_row(t) for t in theaters])
+        await theater_rows.insert_missing_seats(
+            [_row(s) for t in theaters for s in layout_seats(t)]
         )
         showtimes = []
         now = utcnow()
         for index, theater in enumerate(theaters):
             # A slot an admin has already scheduled something into is left to the admin.
-            booked = await repo.screenings_between(
-                session,
+            booked = await showtime_rows.screenings_between(
                 theater.id,
                 first_day - dt.timedelta(days=1),
                 first_day + dt.timedelta(days=DAYS),
@@ -134,12 +137,12 @@ async def load_demo_data(
                 others = [b for b in booked if b.id != row["id"]]
                 if overlapping(start, movie.duration_minutes, others) is None:
                     showtimes.append(row)
-        await repo.insert_missing(session, Showtime, showtimes)
+        await showtime_rows.insert_missing(showtimes)
         counts = {
-            "movies": await repo.count(session, Movie),
-            "theaters": await repo.count(session, Theater),
-            "seats": await repo.count(session, Seat),
-            "showtimes": await repo.count(session, Showtime),
+            "movies": await movies.count(),
+            "theaters": await theater_rows.count(),
+            "seats": await theater_rows.count_seats(),
+            "showtimes": await showtime_rows.count(),
         }
     await CatalogCache(ctx.runtime.cache).invalidate("movies", "theaters", "showtimes")
     return counts

@@ -1,55 +1,43 @@
-"""The events the movie service consumes: booking facts that change a showtime's free seats."""
+"""The events the movie service publishes (docs/contracts.md): a movie, theater or showtime
+changed, so other services drop what they keep of it. Each names only the id."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import uuid
+from typing import ClassVar
 
-from boxoffice.core.app import ServiceContext
-from boxoffice.core.db import after_commit
-from boxoffice.core.events import EventHandlers, IncomingEvent
-from boxoffice.movie.availability import BookingSeats, apply_booking
-from boxoffice.movie.cache import CatalogCache
-
-handlers = EventHandlers("movie")
+from boxoffice.core.events import EventPayload
+from boxoffice.movie.models import Movie, Showtime, Theater
 
 
-def invalidate_showtimes_after_commit(session: AsyncSession, ctx: ServiceContext) -> None:
-    """Showtime answers carry the free-seat count: drop them once the ledger change has
-    committed (before it, a reader could cache the old count again under the new version)."""
-    catalog = CatalogCache(ctx.runtime.cache)
+class MovieUpdated(EventPayload):
+    """A movie was changed or deactivated."""
 
-    async def invalidate() -> None:
-        await catalog.invalidate("showtimes")
-
-    after_commit(session, invalidate)
+    event_name: ClassVar[str] = "movie.updated"
+    movie_id: uuid.UUID
 
 
-async def _apply(
-    event: IncomingEvent, session: AsyncSession, ctx: ServiceContext, *, holds: bool
-) -> None:
-    if await apply_booking(session, BookingSeats.from_payload(event.payload), holds=holds):
-        invalidate_showtimes_after_commit(session, ctx)
+class TheaterUpdated(EventPayload):
+    """A theater was changed (or deactivated)."""
+
+    event_name: ClassVar[str] = "theater.updated"
+    theater_id: uuid.UUID
 
 
-@handlers.on("booking.created")
-async def on_booking_created(
-    event: IncomingEvent, session: AsyncSession, ctx: ServiceContext
-) -> None:
-    """A booking took seats: fewer are available."""
-    await _apply(event, session, ctx, holds=True)
+class ShowtimeUpdated(EventPayload):
+    """A showtime was changed (or deactivated)."""
+
+    event_name: ClassVar[str] = "showtime.updated"
+    showtime_id: uuid.UUID
 
 
-@handlers.on("booking.cancelled")
-async def on_booking_cancelled(
-    event: IncomingEvent, session: AsyncSession, ctx: ServiceContext
-) -> None:
-    """A booking gave its seats back."""
-    await _apply(event, session, ctx, holds=False)
+def movie_updated(movie: Movie) -> MovieUpdated:
+    return MovieUpdated(movie_id=movie.id)
 
 
-@handlers.on("booking.expired")
-async def on_booking_expired(
-    event: IncomingEvent, session: AsyncSession, ctx: ServiceContext
-) -> None:
-    """An unpaid booking ran out of time: its seats are free again."""
-    await _apply(event, session, ctx, holds=False)
+def theater_updated(theater: Theater) -> TheaterUpdated:
+    return TheaterUpdated(theater_id=theater.id)
+
+
+def showtime_updated(showtime: Showtime) -> ShowtimeUpdated:
+    return ShowtimeUpdated(showtime_id=showtime.id)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import AfterValidator, StringConstraints
 
-from boxoffice.core.app import Context, DbSession
+from boxoffice.core.app import Context
 from boxoffice.core.auth import AdminUser, OptionalUser
 from boxoffice.core.errors import NotAuthenticated, PermissionDenied, responses
-from boxoffice.core.pagination import Limit, Offset
 from boxoffice.movie import seatmap
-from boxoffice.movie.cache import CatalogCache, PendingInvalidations
+from boxoffice.movie.deps import MovieById, Paging, Service, ShowtimeById, TheaterById
 from boxoffice.movie.errors import (
     MovieNotFound,
     MovieNotShowing,
@@ -28,7 +26,6 @@ from boxoffice.movie.errors import (
     TheaterNotActive,
     TheaterNotFound,
 )
-from boxoffice.movie.repository import Page
 from boxoffice.movie.schemas import (
     AvailableSeats,
     MovieCreate,
@@ -43,7 +40,7 @@ from boxoffice.movie.schemas import (
     TheaterUpdate,
     storable,
 )
-from boxoffice.movie.service import MovieCatalog, ShowtimeFilters
+from boxoffice.movie.service import ShowtimeFilters
 
 router = APIRouter()
 
@@ -55,37 +52,6 @@ IncludeInactive = Annotated[
 ]
 
 
-async def _pending_invalidations(ctx: Context) -> AsyncIterator[PendingInvalidations]:
-    pending = PendingInvalidations(CatalogCache(ctx.runtime.cache))
-    yield pending
-    # Reached only when the request succeeded.
-    await pending.flush()
-
-
-# `pending` is declared before the session on purpose: dependencies exit in reverse order, so
-# the cache is invalidated only after the session has committed. Invalidating earlier would
-# let a concurrent reader load the old rows into the new cache version.
-async def _catalog(
-    pending: Annotated[PendingInvalidations, Depends(_pending_invalidations, scope="function")],
-    session: DbSession,
-    ctx: Context,
-) -> MovieCatalog:
-    return MovieCatalog(session, pending.catalog, pending, ctx.settings.theater_timezone)
-
-
-Catalog = Annotated[MovieCatalog, Depends(_catalog)]
-
-
-async def _page(
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Page:
-    return Page(limit=limit, offset=offset)
-
-
-Paging = Annotated[Page, Depends(_page)]
-
-
 def _json(body: str) -> Response:
     return Response(content=body, media_type="application/json")
 
@@ -95,7 +61,7 @@ def _json(body: str) -> Response:
 
 @router.get("/movies", response_model=list[MovieOut], responses=responses(), tags=["movies"])
 async def list_movies(
-    catalog: Catalog,
+    service: Service,
     page: Paging,
     q: Annotated[
         SearchText | None,
@@ -107,7 +73,7 @@ async def list_movies(
 ) -> Response:
     """Movies now showing, filtered (case-insensitively) and paged."""
     return _json(
-        await catalog.movies(
+        await service.movies(
             q=q, genre=genre, language=language, page=page, include_inactive=include_inactive
         )
     )
@@ -119,9 +85,9 @@ async def list_movies(
     responses=responses(MovieNotFound),
     tags=["movies"],
 )
-async def get_movie(movie_id: uuid.UUID, catalog: Catalog) -> Response:
+async def get_movie(movie_id: uuid.UUID, service: Service) -> Response:
     """One movie, also when it is no longer showing (bookings still refer to it)."""
-    return _json(await catalog.movie(movie_id))
+    return _json(await service.movie(movie_id))
 
 
 @router.post(
@@ -131,9 +97,9 @@ async def get_movie(movie_id: uuid.UUID, catalog: Catalog) -> Response:
     responses=responses(*ADMIN_ERRORS),
     tags=["movies"],
 )
-async def create_movie(body: MovieCreate, catalog: Catalog, _: AdminUser) -> MovieOut:
+async def create_movie(body: MovieCreate, service: Service, _: AdminUser) -> MovieOut:
     """Add a movie to the catalog (admin)."""
-    return await catalog.create_movie(body)
+    return await service.create_movie(body)
 
 
 @router.put(
@@ -143,10 +109,10 @@ async def create_movie(body: MovieCreate, catalog: Catalog, _: AdminUser) -> Mov
     tags=["movies"],
 )
 async def update_movie(
-    movie_id: uuid.UUID, body: MovieUpdate, catalog: Catalog, _: AdminUser
+    _: AdminUser, movie: MovieById, body: MovieUpdate, service: Service
 ) -> MovieOut:
     """Change a movie's details (admin); fields left out stay as they are."""
-    return await catalog.update_movie(movie_id, body)
+    return await service.update_movie(movie, body)
 
 
 @router.delete(
@@ -156,9 +122,9 @@ async def update_movie(
     responses=responses(*ADMIN_ERRORS, MovieNotFound),
     tags=["movies"],
 )
-async def deactivate_movie(movie_id: uuid.UUID, catalog: Catalog, _: AdminUser) -> Response:
+async def deactivate_movie(_: AdminUser, movie: MovieById, service: Service) -> Response:
     """Take a movie off the listings (admin); it is kept for the bookings that refer to it."""
-    await catalog.deactivate_movie(movie_id)
+    await service.deactivate_movie(movie)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -167,13 +133,13 @@ async def deactivate_movie(movie_id: uuid.UUID, catalog: Catalog, _: AdminUser) 
 
 @router.get("/theaters", response_model=list[TheaterOut], responses=responses(), tags=["theaters"])
 async def list_theaters(
-    catalog: Catalog,
+    service: Service,
     page: Paging,
     city: Annotated[SearchText | None, Query(max_length=100)] = None,
     include_inactive: IncludeInactive = False,
 ) -> Response:
     """Active theaters, optionally of one city."""
-    return _json(await catalog.theaters(city=city, page=page, include_inactive=include_inactive))
+    return _json(await service.theaters(city=city, page=page, include_inactive=include_inactive))
 
 
 @router.get(
@@ -182,9 +148,9 @@ async def list_theaters(
     responses=responses(TheaterNotFound),
     tags=["theaters"],
 )
-async def get_theater(theater_id: uuid.UUID, catalog: Catalog) -> Response:
+async def get_theater(theater_id: uuid.UUID, service: Service) -> Response:
     """One theater and its layout."""
-    return _json(await catalog.theater(theater_id))
+    return _json(await service.theater(theater_id))
 
 
 @router.post(
@@ -194,9 +160,9 @@ async def get_theater(theater_id: uuid.UUID, catalog: Catalog) -> Response:
     responses=responses(*ADMIN_ERRORS),
     tags=["theaters"],
 )
-async def create_theater(body: TheaterCreate, catalog: Catalog, _: AdminUser) -> TheaterOut:
+async def create_theater(body: TheaterCreate, service: Service, _: AdminUser) -> TheaterOut:
     """Add a theater and create its seats from the layout (admin)."""
-    return await catalog.create_theater(body)
+    return await service.create_theater(body)
 
 
 @router.put(
@@ -206,11 +172,11 @@ async def create_theater(body: TheaterCreate, catalog: Catalog, _: AdminUser) ->
     tags=["theaters"],
 )
 async def update_theater(
-    theater_id: uuid.UUID, body: TheaterUpdate, catalog: Catalog, _: AdminUser
+    _: AdminUser, theater: TheaterById, body: TheaterUpdate, service: Service
 ) -> TheaterOut:
     """Change a theater's name, address, city or active flag (admin); its time zone only while
     it has no showtimes (409). The seat layout never changes."""
-    return await catalog.update_theater(theater_id, body)
+    return await service.update_theater(theater, body)
 
 
 @router.delete(
@@ -220,9 +186,9 @@ async def update_theater(
     responses=responses(*ADMIN_ERRORS, TheaterNotFound),
     tags=["theaters"],
 )
-async def deactivate_theater(theater_id: uuid.UUID, catalog: Catalog, _: AdminUser) -> Response:
+async def deactivate_theater(_: AdminUser, theater: TheaterById, service: Service) -> Response:
     """Take a theater and its showtimes off the listings (admin); kept for their bookings."""
-    await catalog.deactivate_theater(theater_id)
+    await service.deactivate_theater(theater)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -253,7 +219,7 @@ async def list_seats(
     "/showtimes", response_model=list[ShowtimeOut], responses=responses(), tags=["showtimes"]
 )
 async def list_showtimes(
-    catalog: Catalog,
+    service: Service,
     page: Paging,
     movie_id: uuid.UUID | None = None,
     theater_id: uuid.UUID | None = None,
@@ -274,7 +240,7 @@ async def list_showtimes(
         include_started=include_started,
         include_inactive=include_inactive,
     )
-    return _json(await catalog.showtimes(filters, page))
+    return _json(await service.showtimes(filters, page))
 
 
 @router.get(
@@ -283,9 +249,9 @@ async def list_showtimes(
     responses=responses(ShowtimeNotFound),
     tags=["showtimes"],
 )
-async def get_showtime(showtime_id: uuid.UUID, catalog: Catalog) -> Response:
+async def get_showtime(showtime_id: uuid.UUID, service: Service) -> Response:
     """One showtime with its movie title, theater and city, also once it has started."""
-    return _json(await catalog.showtime(showtime_id))
+    return _json(await service.showtime(showtime_id))
 
 
 @router.post(
@@ -303,11 +269,11 @@ async def get_showtime(showtime_id: uuid.UUID, catalog: Catalog) -> Response:
     ),
     tags=["showtimes"],
 )
-async def create_showtime(body: ShowtimeCreate, catalog: Catalog, _: AdminUser) -> ShowtimeOut:
+async def create_showtime(body: ShowtimeCreate, service: Service, _: AdminUser) -> ShowtimeOut:
     """Schedule a showtime (admin); its capacity is the theater's. Refused (409) when the movie
     is not showing, the theater is deactivated or another showtime runs in it at that time,
     and (400) when it would start in the past in the theater's time zone."""
-    return await catalog.create_showtime(body)
+    return await service.create_showtime(body)
 
 
 @router.put(
@@ -319,12 +285,12 @@ async def create_showtime(body: ShowtimeCreate, catalog: Catalog, _: AdminUser) 
     tags=["showtimes"],
 )
 async def update_showtime(
-    showtime_id: uuid.UUID, body: ShowtimeUpdate, catalog: Catalog, _: AdminUser
+    _: AdminUser, showtime: ShowtimeById, body: ShowtimeUpdate, service: Service
 ) -> ShowtimeOut:
     """Change a showtime (admin): the price (for bookings made from now on), the seat rules,
     the active flag; the date and time only while none of its seats is booked (409), under a
     new showtime's rules (in the future, no overlap)."""
-    return await catalog.update_showtime(showtime_id, body)
+    return await service.update_showtime(showtime, body)
 
 
 @router.delete(
@@ -334,9 +300,9 @@ async def update_showtime(
     responses=responses(*ADMIN_ERRORS, ShowtimeNotFound),
     tags=["showtimes"],
 )
-async def deactivate_showtime(showtime_id: uuid.UUID, catalog: Catalog, _: AdminUser) -> Response:
+async def deactivate_showtime(_: AdminUser, showtime: ShowtimeById, service: Service) -> Response:
     """Take a showtime off the listings and off sale (admin); its bookings stay valid."""
-    await catalog.deactivate_showtime(showtime_id)
+    await service.deactivate_showtime(showtime)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

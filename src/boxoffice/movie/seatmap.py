@@ -39,8 +39,8 @@ from boxoffice.core.seatboard import (
     parse_hold,
     public_status,
 )
-from boxoffice.movie import repository as repo
 from boxoffice.movie.errors import SeatStatusUnavailable, ShowtimeNotFound, TheaterNotFound
+from boxoffice.movie.repository import ShowtimeRepository, TheaterRepository
 
 log = structlog.get_logger("boxoffice.movie.seatmap")
 
@@ -179,9 +179,10 @@ class SeatMaps:
         (CACHE_HITS if layout is not None else CACHE_MISSES).labels("movie", "seats").inc()
         if layout is None:
             async with db.sessionmaker() as session:  # a session only on a miss
-                if await repo.get_theater(session, theater_id) is None:
+                theaters = TheaterRepository(session)
+                if await theaters.get(theater_id) is None:
                     raise TheaterNotFound()
-                seats = await repo.list_seats(session, theater_id)
+                seats = await theaters.seats(theater_id)
             layout = Layout.of(theater_id, [seat_json(s) for s in seats])
             self.layouts.put(theater_id, layout)
         return layout
@@ -190,7 +191,7 @@ class SeatMaps:
         known: ShowtimeSeats | None = self.showtimes.get(showtime_id)
         if known is None:
             async with db.sessionmaker() as session:
-                row = await repo.get_showtime_row(session, showtime_id)
+                row = await ShowtimeRepository(session).row(showtime_id)
             if row is None:
                 raise ShowtimeNotFound()
             # A showtime's theater never changes; what else may change is not needed here.

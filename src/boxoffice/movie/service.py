@@ -1,20 +1,21 @@
-"""The catalog's rules: what is listed, how theaters are laid out, when showtimes may run."""
+"""The movie service's rules: what is listed, how theaters are laid out, when showtimes may
+run, and how many seats of a showtime the bookings hold."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Self
 
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import utcnow
-from boxoffice.core.events import record_event
+from boxoffice.core.events import EventRecorder
 from boxoffice.core.localtime import local_now, starts_at
-from boxoffice.movie import repository as repo
 from boxoffice.movie.cache import CatalogCache, PendingInvalidations, ShortLived
 from boxoffice.movie.errors import (
     MovieNotFound,
@@ -27,10 +28,19 @@ from boxoffice.movie.errors import (
     TheaterNotActive,
     TheaterNotFound,
 )
-from boxoffice.movie.models import Movie, Seat, Showtime, Theater
-from boxoffice.movie.repository import Page, ShowtimeRow
+from boxoffice.movie.events import movie_updated, showtime_updated, theater_updated
+from boxoffice.movie.layout import layout_seats
+from boxoffice.movie.models import Movie, Showtime, Theater
+from boxoffice.movie.repository import (
+    MovieRepository,
+    Page,
+    SeatLedgerRepository,
+    ShowtimeRepository,
+    ShowtimeRow,
+    TheaterRepository,
+)
+from boxoffice.movie.schedule import overlapping
 from boxoffice.movie.schemas import (
-    ROW_LETTERS,
     MovieCreate,
     MovieOut,
     MovieUpdate,
@@ -40,8 +50,8 @@ from boxoffice.movie.schemas import (
     TheaterCreate,
     TheaterOut,
     TheaterUpdate,
-    row_lengths,
 )
+from boxoffice.movie.settings import MovieSettings
 
 _MOVIES = TypeAdapter(list[MovieOut])
 _THEATERS = TypeAdapter(list[TheaterOut])
@@ -65,7 +75,7 @@ def _key(*parts: object) -> str:
     return json.dumps([p.lower() if isinstance(p, str) else str(p) for p in parts])
 
 
-def showtime_out(row: ShowtimeRow) -> ShowtimeOut:
+def _showtime_out(row: ShowtimeRow) -> ShowtimeOut:
     s = row.showtime
     return ShowtimeOut(
         id=s.id,
@@ -86,63 +96,52 @@ def showtime_out(row: ShowtimeRow) -> ShowtimeOut:
     )
 
 
-def record_catalog_change(session: AsyncSession, name: str, **ids: uuid.UUID) -> None:
-    """Announce that a movie, theater or showtime changed (`movie.updated`, `theater.updated`,
-    `showtime.updated`), so other services drop what they keep of it (docs/contracts.md)."""
-    aggregate = next(iter(ids.values()))
-    record_event(session, name, {k: str(v) for k, v in ids.items()}, aggregate_id=aggregate)
+class MovieService:
+    """The catalog of one request (or one event's handling): reads, admin writes, and the
+    seat counts the booking events change.
 
-
-def layout_seats(theater: Theater) -> list[Seat]:
-    """The seats of a theater's layout: rows A.., numbers from 1, VIP rows and aisles marked.
-
-    Seat ids derive from the theater's id and the seat's label, so re-creating a layout (the
-    demo catalog at every start) names the same seats.
+    The catalog reads (`movies`, `movie`, `theaters`, `theater`, `showtimes`, `showtime`)
+    return the route's JSON body as a string, not a schema: it is cached pre-serialized
+    (`CatalogCache`), so a cache hit costs neither a query nor a serialization (the
+    performance design). The writes return schemas. A write marks the cache namespaces it
+    changes (`PendingInvalidations`), dropped once the caller's transaction has committed.
+    Nothing here commits.
     """
-    seats = []
-    lengths = row_lengths(theater.rows, theater.seats_per_row, theater.total_seats)
-    for row, length in zip(ROW_LETTERS, lengths, strict=False):
-        for number in range(1, length + 1):
-            seats.append(
-                Seat(
-                    id=uuid.uuid5(theater.id, f"{row}{number}"),
-                    theater_id=theater.id,
-                    seat_row=row,
-                    seat_number=number,
-                    seat_type="vip" if row in theater.vip_rows else "standard",
-                    aisle_after=number in theater.aisles_after,
-                )
-            )
-    return seats
-
-
-def overlapping(
-    start: dt.datetime, minutes: int, others: Iterable[repo.Screening]
-) -> repo.Screening | None:
-    """The first screening that runs during [start, start + minutes), if any."""
-    end = start + dt.timedelta(minutes=minutes)
-    for other in others:
-        other_start = dt.datetime.combine(other.show_date, other.show_time)
-        other_end = other_start + dt.timedelta(minutes=other.duration_minutes)
-        if other_start < end and start < other_end:
-            return other
-    return None
-
-
-class MovieCatalog:
-    """Catalog reads (cached, answered as JSON) and admin writes of one request."""
 
     def __init__(
         self,
-        session: AsyncSession,
+        movies: MovieRepository,
+        theaters: TheaterRepository,
+        showtimes: ShowtimeRepository,
+        ledger: SeatLedgerRepository,
+        settings: MovieSettings,
+        events: EventRecorder,
         cache: CatalogCache,
         pending: PendingInvalidations,
-        default_timezone: str,
     ) -> None:
-        self.session = session
+        self.movie_repo = movies
+        self.theater_repo = theaters
+        self.showtime_repo = showtimes
+        self.ledger = ledger
+        self.settings = settings
+        self.events = events
         self.cache = cache
         self.pending = pending
-        self.default_timezone = default_timezone
+
+    @classmethod
+    def from_context(cls, ctx: ServiceContext, session: AsyncSession) -> Self:
+        cache = CatalogCache(ctx.runtime.cache)
+        settings: MovieSettings = ctx.settings
+        return cls(
+            MovieRepository(session),
+            TheaterRepository(session),
+            ShowtimeRepository(session),
+            SeatLedgerRepository(session),
+            settings,
+            EventRecorder(session),
+            cache,
+            PendingInvalidations(cache, session),
+        )
 
     # Reads: each answer is the JSON a route returns, cached until the next write.
 
@@ -156,8 +155,7 @@ class MovieCatalog:
         include_inactive: bool = False,
     ) -> str:
         async def load() -> str:
-            found = await repo.list_active_movies(
-                self.session,
+            found = await self.movie_repo.listing(
                 q=q,
                 genre=genre,
                 language=language,
@@ -171,7 +169,7 @@ class MovieCatalog:
 
     async def movie(self, movie_id: uuid.UUID) -> str:
         async def load() -> str:
-            return MovieOut.model_validate(await self._movie(movie_id)).model_dump_json()
+            return MovieOut.model_validate(await self.find_movie(movie_id)).model_dump_json()
 
         return await self.cache.read("movies", "movie", str(movie_id), load)
 
@@ -179,8 +177,8 @@ class MovieCatalog:
         self, *, city: str | None, page: Page, include_inactive: bool = False
     ) -> str:
         async def load() -> str:
-            found = await repo.list_theaters(
-                self.session, city=city, page=page, include_inactive=include_inactive
+            found = await self.theater_repo.listing(
+                city=city, page=page, include_inactive=include_inactive
             )
             return _THEATERS.dump_json([TheaterOut.model_validate(t) for t in found]).decode()
 
@@ -189,15 +187,14 @@ class MovieCatalog:
 
     async def theater(self, theater_id: uuid.UUID) -> str:
         async def load() -> str:
-            return TheaterOut.model_validate(await self._theater(theater_id)).model_dump_json()
+            return TheaterOut.model_validate(await self.find_theater(theater_id)).model_dump_json()
 
         return await self.cache.read("theaters", "theater", str(theater_id), load)
 
     async def showtimes(self, filters: ShowtimeFilters, page: Page) -> str:
         async def load() -> str | ShortLived:
             now = utcnow()
-            rows = await repo.list_showtimes(
-                self.session,
+            rows = await self.showtime_repo.listing(
                 movie_id=filters.movie_id,
                 theater_id=filters.theater_id,
                 show_date=filters.show_date,
@@ -206,7 +203,7 @@ class MovieCatalog:
                 page=page,
                 include_inactive=filters.include_inactive,
             )
-            body = _SHOWTIMES.dump_json([showtime_out(r) for r in rows]).decode()
+            body = _SHOWTIMES.dump_json([_showtime_out(r) for r in rows]).decode()
             if filters.include_started or not rows:
                 return body
             # The listing is true until its first show starts (then that one must go).
@@ -227,38 +224,54 @@ class MovieCatalog:
 
     async def showtime(self, showtime_id: uuid.UUID) -> str:
         async def load() -> str:
-            row = await repo.get_showtime_row(self.session, showtime_id)
+            row = await self.showtime_repo.row(showtime_id)
             if row is None:
                 raise ShowtimeNotFound()
-            return showtime_out(row).model_dump_json()
+            return _showtime_out(row).model_dump_json()
 
         return await self.cache.read("showtimes", "showtime", str(showtime_id), load)
 
-    # Writes (admin). The request's session commits; the cache is invalidated after that.
+    # The rows the writes act on (path-id dependencies use them): the row, or its 404.
+
+    async def find_movie(self, movie_id: uuid.UUID) -> Movie:
+        movie = await self.movie_repo.get(movie_id)
+        if movie is None:
+            raise MovieNotFound()
+        return movie
+
+    async def find_theater(self, theater_id: uuid.UUID) -> Theater:
+        theater = await self.theater_repo.get(theater_id)
+        if theater is None:
+            raise TheaterNotFound()
+        return theater
+
+    async def find_showtime(self, showtime_id: uuid.UUID) -> Showtime:
+        showtime = await self.showtime_repo.get(showtime_id)
+        if showtime is None:
+            raise ShowtimeNotFound()
+        return showtime
+
+    # Writes (admin). The caller's transaction commits; the cache is invalidated after that.
 
     async def create_movie(self, data: MovieCreate) -> MovieOut:
-        movie = Movie(**data.model_dump())
-        self.session.add(movie)
-        await self.session.flush()
+        movie = await self.movie_repo.add(Movie(**data.model_dump()))
         self.pending.add("movies")
         return MovieOut.model_validate(movie)
 
-    async def update_movie(self, movie_id: uuid.UUID, changes: MovieUpdate) -> MovieOut:
-        movie = await self._movie(movie_id)
+    async def update_movie(self, movie: Movie, changes: MovieUpdate) -> MovieOut:
         for name, value in changes.model_dump(exclude_unset=True).items():
             setattr(movie, name, value)
-        await self.session.flush()
+        await self.movie_repo.flush()
         # Showtime listings carry the title and hide the showtimes of inactive movies.
         self.pending.add("movies", "showtimes")
-        record_catalog_change(self.session, "movie.updated", movie_id=movie.id)
+        self.events.record(movie_updated(movie), aggregate_id=movie.id)
         return MovieOut.model_validate(movie)
 
-    async def deactivate_movie(self, movie_id: uuid.UUID) -> None:
-        movie = await self._movie(movie_id)
+    async def deactivate_movie(self, movie: Movie) -> None:
         movie.is_active = False
-        await self.session.flush()
+        await self.movie_repo.flush()
         self.pending.add("movies", "showtimes")
-        record_catalog_change(self.session, "movie.updated", movie_id=movie.id)
+        self.events.record(movie_updated(movie), aggregate_id=movie.id)
 
     async def create_theater(self, data: TheaterCreate) -> TheaterOut:
         """A theater and its seats; its time zone is the default setting's unless given."""
@@ -273,41 +286,38 @@ class MovieCatalog:
             vip_rows=data.vip_rows,
             aisles_after=data.aisles_after,
             total_seats=total_seats,
-            timezone=data.timezone or self.default_timezone,
+            timezone=data.timezone or self.settings.theater_timezone,
         )
-        self.session.add(theater)
-        await self.session.flush()
-        self.session.add_all(layout_seats(theater))
-        await self.session.flush()
+        await self.theater_repo.add(theater)
+        await self.theater_repo.add_seats(layout_seats(theater))
         self.pending.add("theaters")
         return TheaterOut.model_validate(theater)
 
-    async def update_theater(self, theater_id: uuid.UUID, changes: TheaterUpdate) -> TheaterOut:
+    async def update_theater(self, theater: Theater, changes: TheaterUpdate) -> TheaterOut:
         """Rename, move or (de)activate a theater; its time zone only while it has no
         showtimes (their start instants are read in it)."""
-        theater = await self._theater(theater_id)
         values = changes.model_dump(exclude_unset=True)
         zone = values.get("timezone")
         if zone is not None and zone != theater.timezone:
-            if await repo.has_showtimes(self.session, theater.id):
+            if await self.showtime_repo.any_in(theater.id):
                 raise TheaterInUse()
         for name, value in values.items():
             setattr(theater, name, value)
-        await self.session.flush()
+        await self.theater_repo.flush()
         # Showtime listings carry the theater's name and city and leave out inactive theaters.
         self.pending.add("theaters", "showtimes")
-        record_catalog_change(self.session, "theater.updated", theater_id=theater.id)
+        self.events.record(theater_updated(theater), aggregate_id=theater.id)
         return TheaterOut.model_validate(theater)
 
-    async def deactivate_theater(self, theater_id: uuid.UUID) -> None:
+    async def deactivate_theater(self, theater: Theater) -> None:
         """Take a theater and its showtimes off the listings; kept for its bookings."""
-        await self.update_theater(theater_id, TheaterUpdate(is_active=False))
+        await self.update_theater(theater, TheaterUpdate(is_active=False))
 
     async def create_showtime(self, data: ShowtimeCreate) -> ShowtimeOut:
-        movie = await self._movie(data.movie_id)
+        movie = await self.find_movie(data.movie_id)
         if not movie.is_active:
             raise MovieNotShowing(f"Movie '{movie.title}' is not showing")
-        theater = await self._theater(data.theater_id)
+        theater = await self.find_theater(data.theater_id)
         if not theater.is_active:
             raise TheaterNotActive(f"Theater '{theater.name}' is not active")
         start_instant = await self._check_schedule(movie, theater, data.show_date, data.show_time)
@@ -321,10 +331,9 @@ class MovieCatalog:
             total_seats=theater.total_seats,
             enforce_seat_rules=data.enforce_seat_rules,
         )
-        self.session.add(showtime)
-        await self.session.flush()
+        await self.showtime_repo.add(showtime)
         self.pending.add("showtimes")
-        return showtime_out(
+        return _showtime_out(
             ShowtimeRow(
                 showtime,
                 movie.title,
@@ -335,36 +344,55 @@ class MovieCatalog:
             )
         )
 
-    async def update_showtime(self, showtime_id: uuid.UUID, changes: ShowtimeUpdate) -> ShowtimeOut:
+    async def update_showtime(self, showtime: Showtime, changes: ShowtimeUpdate) -> ShowtimeOut:
         """Change a showtime's price (for bookings from now on), seat rules or active flag;
         its date and time only while no seat of it is booked, under a new showtime's rules."""
-        showtime = await repo.get_showtime(self.session, showtime_id)
-        if showtime is None:
-            raise ShowtimeNotFound()
         values = changes.model_dump(exclude_unset=True)
         day = values.pop("show_date", showtime.show_date)
         clock = values.pop("show_time", showtime.show_time)
         if (day, clock) != (showtime.show_date, showtime.show_time):
-            if await repo.booked_seats(self.session, showtime.id):
+            if await self.ledger.booked_seats(showtime.id):
                 raise ShowtimeHasBookings()
-            movie = await self._movie(showtime.movie_id)
-            theater = await self._theater(showtime.theater_id)
+            movie = await self.find_movie(showtime.movie_id)
+            theater = await self.find_theater(showtime.theater_id)
             showtime.starts_at = await self._check_schedule(
                 movie, theater, day, clock, moving=showtime.id
             )
             showtime.show_date, showtime.show_time = day, clock
         for name, value in values.items():
             setattr(showtime, name, value)
-        await self.session.flush()
+        await self.showtime_repo.flush()
         self.pending.add("showtimes")
-        record_catalog_change(self.session, "showtime.updated", showtime_id=showtime.id)
-        row = await repo.get_showtime_row(self.session, showtime.id)
+        self.events.record(showtime_updated(showtime), aggregate_id=showtime.id)
+        row = await self.showtime_repo.row(showtime.id)
         assert row is not None
-        return showtime_out(row)
+        return _showtime_out(row)
 
-    async def deactivate_showtime(self, showtime_id: uuid.UUID) -> None:
+    async def deactivate_showtime(self, showtime: Showtime) -> None:
         """Take a showtime off the listings and off sale; its bookings stay as they are."""
-        await self.update_showtime(showtime_id, ShowtimeUpdate(is_active=False))
+        await self.update_showtime(showtime, ShowtimeUpdate(is_active=False))
+
+    # The seat counts: booking events (consumers.py) keep the ledger behind available_seats.
+
+    async def booking_holds_seats(
+        self, booking_id: uuid.UUID, showtime_id: uuid.UUID, seats: int
+    ) -> None:
+        """A booking took `seats` of the showtime (a repeated event changes nothing)."""
+        if await self.ledger.record_holds(booking_id, showtime_id, seats):
+            self._seat_counts_changed()
+
+    async def booking_released_seats(
+        self, booking_id: uuid.UUID, showtime_id: uuid.UUID, seats: int
+    ) -> None:
+        """A booking gave its seats back (cancelled, expired), also before its creation
+        arrived."""
+        if await self.ledger.record_release(booking_id, showtime_id, seats):
+            self._seat_counts_changed()
+
+    def _seat_counts_changed(self) -> None:
+        # Showtime answers carry the free-seat count: drop them once the ledger change has
+        # committed (before it, a reader could cache the old count again under the new version).
+        self.pending.add("showtimes")
 
     async def _check_schedule(
         self,
@@ -384,11 +412,11 @@ class MovieCatalog:
                 f"{theater.timezone}, which is already past (the time there is now "
                 f"{local_now(theater.timezone):%Y-%m-%d %H:%M}); schedule it in the future"
             )
-        await repo.lock_theater_schedule(self.session, theater.id)
+        await self.theater_repo.lock_schedule(theater.id)
         # A screening that starts the day before can run past midnight (runtimes are < 24 h).
         day = dt.timedelta(days=1)
-        others = await repo.screenings_between(
-            self.session, theater.id, show_date - day, show_date + day
+        others = await self.showtime_repo.screenings_between(
+            theater.id, show_date - day, show_date + day
         )
         start = dt.datetime.combine(show_date, show_time)
         clash = overlapping(start, movie.duration_minutes, [o for o in others if o.id != moving])
@@ -399,15 +427,3 @@ class MovieCatalog:
                 extra={"conflicting_showtime_id": str(clash.id)},
             )
         return start_instant
-
-    async def _movie(self, movie_id: uuid.UUID) -> Movie:
-        movie = await repo.get_movie(self.session, movie_id)
-        if movie is None:
-            raise MovieNotFound()
-        return movie
-
-    async def _theater(self, theater_id: uuid.UUID) -> Theater:
-        theater = await repo.get_theater(self.session, theater_id)
-        if theater is None:
-            raise TheaterNotFound()
-        return theater
