@@ -23,7 +23,7 @@ K8S = DEPLOY / "k8s"
 BASE = K8S / "base"
 OVERLAYS = ("local", "production")
 VERSION = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]["version"]
-# The calls one service makes to another (booking's MovieCatalog, movie's seat map, payment's
+# The calls one service makes to another (booking's MovieClient, movie's seat map, payment's
 # booking client): the only ways in to a service besides the gateway's and Prometheus's.
 PEER_CALLS = {("booking", "movie"), ("movie", "booking"), ("payment", "booking")}
 

@@ -23,7 +23,7 @@ ModelT = TypeVar("ModelT", bound=DeclarativeBase)
 
 
 class RepositoryBase(Generic[ModelT]):
-    """Get, add, select and count rows of one model, on the caller's session."""
+    """Get, add, flush, select and count rows of one model, on the caller's session."""
 
     model: ClassVar[type[Any]]
 
@@ -42,6 +42,11 @@ class RepositoryBase(Generic[ModelT]):
         self.session.add(row)
         await self.session.flush()
         return row
+
+    async def flush(self) -> None:
+        """Write the changes made to loaded rows now: constraints decide inside the caller's
+        transaction, and what the caller answers shows the stored values."""
+        await self.session.flush()
 
     async def one_or_none(self, statement: sa.Select[Any]) -> ModelT | None:
         """The first row `statement` (a select of the model) finds, or None."""

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.db import utcnow
-from boxoffice.core.repository import ModelT, RepositoryBase
+from boxoffice.core.repository import RepositoryBase
 from boxoffice.movie.models import Movie, Seat, Showtime, ShowtimeBooking, Theater
 
 
@@ -65,16 +65,7 @@ async def _insert_missing(session: AsyncSession, model: Any, rows: list[dict[str
         await session.execute(_insert(session)(model.__table__).on_conflict_do_nothing(), rows)
 
 
-class _CatalogRepository(RepositoryBase[ModelT]):
-    """A repository whose rows the admin changes in place."""
-
-    async def flush(self) -> None:
-        """Write the changes made to loaded rows now (constraints decide inside the caller's
-        transaction, and the answer shows the stored values)."""
-        await self.session.flush()
-
-
-class MovieRepository(_CatalogRepository[Movie]):
+class MovieRepository(RepositoryBase[Movie]):
     model = Movie
 
     async def listing(
@@ -108,7 +99,7 @@ class MovieRepository(_CatalogRepository[Movie]):
         await _insert_missing(self.session, Movie, rows)
 
 
-class TheaterRepository(_CatalogRepository[Theater]):
+class TheaterRepository(RepositoryBase[Theater]):
     """Theaters and their seats (a layout is part of its theater)."""
 
     model = Theater
@@ -159,7 +150,7 @@ class TheaterRepository(_CatalogRepository[Theater]):
         return await self.count(sa.select(Seat))
 
 
-class ShowtimeRepository(_CatalogRepository[Showtime]):
+class ShowtimeRepository(RepositoryBase[Showtime]):
     model = Showtime
 
     @staticmethod

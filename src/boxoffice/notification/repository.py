@@ -50,10 +50,6 @@ class NotificationRepository(RepositoryBase[Notification]):
         query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
         return await self.all(query.limit(limit).offset(offset))
 
-    async def flush(self) -> None:
-        """Write the changes made to loaded notices (inside the caller's transaction)."""
-        await self.session.flush()
-
     async def unread_count(self, user_id: uuid.UUID) -> int:
         count = await self.session.scalar(
             sa.select(sa.func.count())
