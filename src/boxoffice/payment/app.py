@@ -5,6 +5,7 @@ from boxoffice.core.events import events_wiring
 from boxoffice.payment.consumers import handlers
 from boxoffice.payment.provider import SharedLedger, SimulatedGateway
 from boxoffice.payment.routes import router
+from boxoffice.payment.service import PROVIDER
 from boxoffice.payment.sweeper import payment_sweeper
 
 
@@ -13,7 +14,7 @@ async def install_provider(ctx: ServiceContext) -> None:
     settings = ctx.settings
     redis = ctx.runtime.redis
     prefix = f"{settings.db_prefix}bo:"
-    ctx.state["provider"] = ctx.runtime.extras.get("payment_provider") or SimulatedGateway(
+    ctx.state[PROVIDER] = ctx.runtime.extras.get("payment_provider") or SimulatedGateway(
         latency_ms=settings.payment_gateway_latency_ms,
         timeout_seconds=settings.payment_gateway_timeout_seconds,
         # Distributed mode may run several payment processes: they share one simulated bank.

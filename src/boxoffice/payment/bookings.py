@@ -11,8 +11,9 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from boxoffice.core.app import ServiceContext
 from boxoffice.core.errors import ServiceUnavailable
+from boxoffice.core.http import ServiceClient
+from boxoffice.core.runtime import Runtime
 from boxoffice.payment.errors import RefundRefused
 
 log = structlog.get_logger("boxoffice.payment.bookings")
@@ -55,58 +56,71 @@ class BookingFacts(BaseModel):
         return starts <= now
 
 
-async def fetch_booking(
-    ctx: ServiceContext, booking_id: uuid.UUID, authorization: str
-) -> BookingFacts | None:
-    """The booking as the caller may see it; None when it is not theirs or does not exist.
+class BookingClient:
+    """Payment's HTTP client of the booking service: a booking's facts, a refund's approval.
 
-    The client retries and trips its breaker on failures; a dead booking service is a 503.
+    Every call carries the caller's own Authorization, so booking answers as it would answer
+    them. The shared client (retries, breaker) is taken from the runtime when first needed.
     """
-    client = ctx.runtime.client("payment", "booking")
-    response = await client.get(f"/bookings/{booking_id}", headers={"Authorization": authorization})
-    if response.status_code in (403, 404):
-        return None
-    if response.status_code != 200:
-        log.warning(
-            "booking_lookup_refused", booking_id=str(booking_id), status=response.status_code
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @property
+    def _client(self) -> ServiceClient:
+        return self.runtime.client("payment", "booking")
+
+    async def fetch(self, booking_id: uuid.UUID, authorization: str) -> BookingFacts | None:
+        """The booking as the caller may see it; None when it is not theirs or does not exist.
+
+        The client retries and trips its breaker on failures; a dead booking service is a 503.
+        """
+        response = await self._client.get(
+            f"/bookings/{booking_id}", headers={"Authorization": authorization}
         )
-        raise ServiceUnavailable("The booking service could not be asked about this booking")
-    try:
-        return BookingFacts.model_validate(response.json())
-    except (ValueError, ValidationError) as exc:
-        log.error("booking_lookup_unreadable", booking_id=str(booking_id), error=repr(exc))
-        raise ServiceUnavailable("The booking service answered with an unreadable booking")
+        if response.status_code in (403, 404):
+            return None
+        if response.status_code != 200:
+            log.warning(
+                "booking_lookup_refused", booking_id=str(booking_id), status=response.status_code
+            )
+            raise ServiceUnavailable("The booking service could not be asked about this booking")
+        try:
+            return BookingFacts.model_validate(response.json())
+        except (ValueError, ValidationError) as exc:
+            log.error("booking_lookup_unreadable", booking_id=str(booking_id), error=repr(exc))
+            raise ServiceUnavailable("The booking service answered with an unreadable booking")
 
+    async def approve_refund(
+        self, booking_id: uuid.UUID, payment_id: uuid.UUID, authorization: str
+    ) -> None:
+        """Ask the booking service, which owns the rule (docs/refunds.md), to let a customer's
+        refund through; RefundRefused (409) with booking's reason when the ticket is final.
 
-async def approve_refund(
-    ctx: ServiceContext, booking_id: uuid.UUID, payment_id: uuid.UUID, authorization: str
-) -> None:
-    """Ask the booking service, which owns the rule (docs/refunds.md), to let a customer's
-    refund through; RefundRefused (409) with booking's reason when the ticket is final.
-
-    A yes also makes the ticket unusable at the door, so it is asked before the refund is made.
-    Asking again is harmless, so the client may retry it.
-    """
-    client = ctx.runtime.client("payment", "booking")
-    response = await client.post(
-        f"/bookings/{booking_id}/refund-approval",
-        json={"payment_id": str(payment_id)},
-        headers={"Authorization": authorization},
-        idempotent=True,
-    )
-    if response.status_code == 200:
-        return
-    if response.status_code == 404:
-        # No booking to take a ticket from (a payment whose booking never existed for its
-        # owner): the money buys nothing, so it goes back.
-        log.warning("refund_of_payment_without_booking", booking_id=str(booking_id))
-        return
-    if response.status_code == 409:
-        detail = _detail(response)
-        log.info("refund_refused_by_booking", booking_id=str(booking_id), detail=detail)
-        raise RefundRefused(detail)
-    log.warning("refund_approval_failed", booking_id=str(booking_id), status=response.status_code)
-    raise ServiceUnavailable("The booking service could not be asked about this refund")
+        A yes also makes the ticket unusable at the door, so it is asked before the refund is
+        made. Asking again is harmless, so the client may retry it.
+        """
+        response = await self._client.post(
+            f"/bookings/{booking_id}/refund-approval",
+            json={"payment_id": str(payment_id)},
+            headers={"Authorization": authorization},
+            idempotent=True,
+        )
+        if response.status_code == 200:
+            return
+        if response.status_code == 404:
+            # No booking to take a ticket from (a payment whose booking never existed for its
+            # owner): the money buys nothing, so it goes back.
+            log.warning("refund_of_payment_without_booking", booking_id=str(booking_id))
+            return
+        if response.status_code == 409:
+            detail = _detail(response)
+            log.info("refund_refused_by_booking", booking_id=str(booking_id), detail=detail)
+            raise RefundRefused(detail)
+        log.warning(
+            "refund_approval_failed", booking_id=str(booking_id), status=response.status_code
+        )
+        raise ServiceUnavailable("The booking service could not be asked about this refund")
 
 
 def _detail(response: httpx.Response) -> str | None:

@@ -3,31 +3,44 @@
 booking.cancelled with `refund_required` → refund the booking's payment (reason
 `booking_cancelled`); booking.payment_rejected (the payment landed after its booking expired or
 was cancelled) → automatic refund (reason `booking_expired`). Both are idempotent: the inbox
-drops redeliveries, and a payment already refunded is left alone.
+drops redeliveries, and a payment already refunded is left alone. An event without the ids it
+needs is malformed: retried, then dead-lettered.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.events import EventHandlers, IncomingEvent
-from boxoffice.payment.refunds import refund_booking_in_session, refund_in_session
-
-log = structlog.get_logger("boxoffice.payment.consumers")
+from boxoffice.core.events.payloads import EventReader
+from boxoffice.payment.service import PaymentService
 
 handlers = EventHandlers("payment")
 
+# The refund reasons a rejected payment keeps; any other rejection refunds as booking_expired.
+REJECTION_REASONS = ("booking_expired", "booking_cancelled")
 
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        return None
+
+class CancelledBooking(EventReader):
+    """What payment reads of booking.cancelled."""
+
+    booking_id: uuid.UUID
+    refund_required: bool = False
+
+
+class RejectedPayment(EventReader):
+    """What payment reads of booking.payment_rejected."""
+
+    payment_id: uuid.UUID
+    reason: str | None = None
+
+    @property
+    def refund_reason(self) -> str:
+        """The automatic refund's reason: booking's, when it is one a refund records."""
+        return self.reason if self.reason in REJECTION_REASONS else "booking_expired"
 
 
 @handlers.on("booking.cancelled")
@@ -35,13 +48,12 @@ async def on_booking_cancelled(
     event: IncomingEvent, session: AsyncSession, ctx: ServiceContext
 ) -> None:
     """A paid booking was cancelled by its owner: give the money back."""
-    if not event.payload.get("refund_required"):
+    cancelled = event.read(CancelledBooking)
+    if not cancelled.refund_required:
         return
-    booking_id = _uuid(event.payload.get("booking_id"))
-    if booking_id is None:
-        log.warning("booking_cancelled_without_booking_id", event_id=str(event.id))
-        return
-    await refund_booking_in_session(ctx, session, booking_id, reason="booking_cancelled")
+    await PaymentService.from_context(ctx).refund_booking_in(
+        session, cancelled.booking_id, reason="booking_cancelled"
+    )
 
 
 @handlers.on("booking.payment_rejected")
@@ -49,11 +61,7 @@ async def on_payment_rejected(
     event: IncomingEvent, session: AsyncSession, ctx: ServiceContext
 ) -> None:
     """A payment completed after its booking expired (or was cancelled): refund it."""
-    payment_id = _uuid(event.payload.get("payment_id"))
-    if payment_id is None:
-        log.warning("payment_rejected_without_payment_id", event_id=str(event.id))
-        return
-    reason = event.payload.get("reason")
-    if reason not in ("booking_expired", "booking_cancelled"):
-        reason = "booking_expired"
-    await refund_in_session(ctx, session, payment_id, reason=reason)
+    rejected = event.read(RejectedPayment)
+    await PaymentService.from_context(ctx).refund_in(
+        session, rejected.payment_id, reason=rejected.refund_reason
+    )

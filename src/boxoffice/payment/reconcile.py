@@ -25,79 +25,109 @@ import structlog
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import utcnow
 from boxoffice.core.errors import AppError
-from boxoffice.core.events import record_event
-from boxoffice.payment.bookings import BookingFacts, fetch_booking
-from boxoffice.payment.events import payment_payload
+from boxoffice.payment.bookings import BookingClient, BookingFacts
 from boxoffice.payment.models import Payment
-from boxoffice.payment.refunds import refund_payment
-from boxoffice.payment.repository import PaymentRepository
 from boxoffice.payment.schemas import Finding, ReconcileReport
-from boxoffice.payment.service import lookup_charge, return_stray_charge, transaction
-from boxoffice.payment.sweeper import sweep_once
+from boxoffice.payment.service import PaymentService
 
 log = structlog.get_logger("boxoffice.payment.reconcile")
 
 UNCLEAR_FAILURES = ("gateway_timeout", "gateway_error", "abandoned")
 
 
-async def reconcile(ctx: ServiceContext, authorization: str, *, fix: bool) -> ReconcileReport:
-    """Compare every settled payment with its booking (asked as the admin calling)."""
-    report = ReconcileReport(dry_run=not fix)
-    if fix:
-        swept = await sweep_once(ctx)
-        report.swept = len(swept.completed) + len(swept.failed) + len(swept.refunded)
-    last_id: uuid.UUID | None = None
-    while True:
-        async with ctx.db.sessionmaker() as session:
-            page = await PaymentRepository(session).after(
-                ["completed", "refunded", "failed"], last_id
-            )
-        if not page:
-            break
-        last_id = page[-1].id
-        for payment in page:
-            report.checked += 1
-            finding = await _check(ctx, payment, authorization, fix=fix)
-            if finding is not None:
-                report.findings.append(finding)
-    log.info(
-        "payments_reconciled",
-        checked=report.checked,
-        findings=len(report.findings),
-        fixed=sum(f.fixed for f in report.findings),
-        dry_run=not fix,
-    )
-    return report
+class Reconciler:
+    """Walks the settled payments, asks booking about each, and applies the one fix of each
+    case through the `PaymentService` (which owns every transition and event)."""
 
+    def __init__(self, payments: PaymentService, bookings: BookingClient) -> None:
+        self.payments = payments
+        self.bookings = bookings
 
-async def _check(
-    ctx: ServiceContext, payment: Payment, authorization: str, *, fix: bool
-) -> Finding | None:
-    if payment.status == "failed":
-        return await _check_failed(ctx, payment, fix=fix)
-    booking = await fetch_booking(ctx, payment.booking_id, authorization)
-    problem, action = _diagnose(payment, booking)
-    if problem is None:
-        return None
-    finding = Finding(
-        payment_id=payment.id,
-        booking_id=payment.booking_id,
-        payment_status=payment.status,
-        booking_status=booking.status if booking else None,
-        booking_payment_status=booking.payment_status if booking else None,
-        problem=problem,
-        action=action,
-    )
-    if fix and action != "report":
-        try:
-            await _apply(ctx, payment, action)
+    @classmethod
+    def from_context(cls, ctx: ServiceContext) -> Reconciler:
+        service = PaymentService.from_context(ctx)
+        return cls(service, service.bookings)
+
+    async def reconcile(self, authorization: str, *, fix: bool) -> ReconcileReport:
+        """Compare every settled payment with its booking (asked as the admin calling)."""
+        report = ReconcileReport(dry_run=not fix)
+        if fix:
+            swept = await self.payments.sweep()
+            report.swept = len(swept.completed) + len(swept.failed) + len(swept.refunded)
+        last_id: uuid.UUID | None = None
+        while True:
+            page = await self.payments.settled_page(after=last_id)
+            if not page:
+                break
+            last_id = page[-1].id
+            for payment in page:
+                report.checked += 1
+                finding = await self._check(payment, authorization, fix=fix)
+                if finding is not None:
+                    report.findings.append(finding)
+        log.info(
+            "payments_reconciled",
+            checked=report.checked,
+            findings=len(report.findings),
+            fixed=sum(f.fixed for f in report.findings),
+            dry_run=not fix,
+        )
+        return report
+
+    async def _check(self, payment: Payment, authorization: str, *, fix: bool) -> Finding | None:
+        if payment.status == "failed":
+            return await self._check_failed(payment, fix=fix)
+        booking = await self.bookings.fetch(payment.booking_id, authorization)
+        problem, action = diagnose(payment, booking)
+        if problem is None:
+            return None
+        finding = Finding(
+            payment_id=payment.id,
+            booking_id=payment.booking_id,
+            payment_status=payment.status,
+            booking_status=booking.status if booking else None,
+            booking_payment_status=booking.payment_status if booking else None,
+            problem=problem,
+            action=action,
+        )
+        if fix and action != "report":
+            try:
+                await self._apply(payment, action)
+                finding.fixed = True
+            except AppError as exc:
+                finding.error = exc.detail
+        return finding
+
+    async def _apply(self, payment: Payment, action: str) -> None:
+        if action.startswith("refund_"):
+            await self.payments.refund(payment.id, reason=action.removeprefix("refund_"))
+            return
+        # announce_completed (a completed payment) or announce_refunded (a refunded one)
+        await self.payments.announce(payment)
+
+    async def _check_failed(self, payment: Payment, *, fix: bool) -> Finding | None:
+        """A failed payment whose outcome was unclear may still have been charged at the
+        gateway."""
+        if payment.failure_reason not in UNCLEAR_FAILURES or payment.refund_transaction_id:
+            return None
+        charge = await self.payments.lookup_charge(str(payment.id))
+        if charge is None:
+            return None
+        finding = Finding(
+            payment_id=payment.id,
+            booking_id=payment.booking_id,
+            payment_status=payment.status,
+            problem="failed_payment_was_charged",
+            action="return_stray_charge",
+        )
+        if fix:
+            await self.payments.return_stray_charge(payment, charge)
             finding.fixed = True
-        except AppError as exc:
-            finding.error = exc.detail
-    return finding
+        return finding
 
 
-def _diagnose(payment: Payment, booking: BookingFacts | None) -> tuple[str | None, str]:
+def diagnose(payment: Payment, booking: BookingFacts | None) -> tuple[str | None, str]:
+    """What is wrong between a settled payment and its booking, and the action that fixes it."""
     if payment.status == "completed":
         if booking is None:
             return "booking_missing", "report"
@@ -118,40 +148,3 @@ def _diagnose(payment: Payment, booking: BookingFacts | None) -> tuple[str | Non
     if booking is not None and (booking.status == "confirmed" or booking.payment_status == "paid"):
         return "refund_not_applied", "announce_refunded"
     return None, ""
-
-
-async def _apply(ctx: ServiceContext, payment: Payment, action: str) -> None:
-    if action.startswith("refund_"):
-        await refund_payment(ctx, payment.id, reason=action.removeprefix("refund_"))
-        return
-    name = "payment.completed" if action == "announce_completed" else "payment.refunded"
-    async with transaction(ctx) as session:
-        current = await PaymentRepository(session).get(payment.id)
-        assert current is not None
-        if current.status == payment.status:  # unchanged since the check
-            record_event(
-                session,
-                name,
-                payment_payload(current, current.refund_reason),
-                aggregate_id=str(current.booking_id),
-            )
-
-
-async def _check_failed(ctx: ServiceContext, payment: Payment, *, fix: bool) -> Finding | None:
-    """A failed payment whose outcome was unclear may still have been charged at the gateway."""
-    if payment.failure_reason not in UNCLEAR_FAILURES or payment.refund_transaction_id:
-        return None
-    charge = await lookup_charge(ctx, str(payment.id))
-    if charge is None:
-        return None
-    finding = Finding(
-        payment_id=payment.id,
-        booking_id=payment.booking_id,
-        payment_status=payment.status,
-        problem="failed_payment_was_charged",
-        action="return_stray_charge",
-    )
-    if fix:
-        await return_stray_charge(ctx, payment, charge)
-        finding.fixed = True
-    return finding

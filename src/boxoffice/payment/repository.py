@@ -1,4 +1,4 @@
-"""Every query of the payment service."""
+"""Every query of the payment service: `PaymentRepository`, the one aggregate's repository."""
 
 from __future__ import annotations
 
@@ -8,43 +8,41 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.db import utcnow
+from boxoffice.core.repository import RepositoryBase
 from boxoffice.payment.models import Payment
 
 
-class PaymentRepository:
-    """Reads and guarded writes of payments on one session."""
+class PaymentRepository(RepositoryBase[Payment]):
+    """Reads and guarded writes of payments on one session.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    Reads refresh rows already in the session (`populate_existing`): a status is moved by a
+    conditional UPDATE that bypasses the session's objects, and a read after it must see it.
+    """
 
-    async def get(self, payment_id: uuid.UUID) -> Payment | None:
-        return await self.session.get(Payment, payment_id, populate_existing=True)
+    model = Payment
+
+    async def get(self, id_: Any, *, for_update: bool = False) -> Payment | None:
+        return await self.session.get(
+            Payment, id_, populate_existing=True, with_for_update=for_update
+        )
 
     async def find_by_key(self, user_id: uuid.UUID, idempotency_key: str) -> Payment | None:
-        query = sa.select(Payment).where(
+        query = self.select().where(
             Payment.user_id == user_id, Payment.idempotency_key == idempotency_key
         )
-        result = await self.session.execute(query.execution_options(populate_existing=True))
-        return result.scalar_one_or_none()
+        return await self.one_or_none(query.execution_options(populate_existing=True))
 
     async def for_booking(
         self, booking_id: uuid.UUID, statuses: Sequence[str]
     ) -> Sequence[Payment]:
         query = (
-            sa.select(Payment)
+            self.select()
             .where(Payment.booking_id == booking_id, Payment.status.in_(statuses))
             .order_by(Payment.created_at)
         )
-        return (await self.session.execute(query)).scalars().all()
-
-    async def add(self, payment: Payment) -> Payment:
-        """Insert now, so a unique constraint violation surfaces here as IntegrityError."""
-        self.session.add(payment)
-        await self.session.flush()
-        return payment
+        return await self.all(query)
 
     async def transition(
         self, payment_id: uuid.UUID, from_statuses: Sequence[str], **values: Any
@@ -85,7 +83,7 @@ class PaymentRepository:
         limit: int,
         offset: int,
     ) -> Sequence[Payment]:
-        query = sa.select(Payment)
+        query = self.select()
         if user_id is not None:
             query = query.where(Payment.user_id == user_id)
         if booking_id is not None:
@@ -93,25 +91,25 @@ class PaymentRepository:
         if status is not None:
             query = query.where(Payment.status == status)
         query = query.order_by(Payment.created_at.desc(), Payment.id).limit(limit).offset(offset)
-        return (await self.session.execute(query)).scalars().all()
+        return await self.all(query)
 
     async def stale(
         self, statuses: Sequence[str], updated_before: dt.datetime, limit: int = 100
     ) -> Sequence[Payment]:
         """Payments sitting in an in-between state since before `updated_before`."""
         query = (
-            sa.select(Payment)
+            self.select()
             .where(Payment.status.in_(statuses), Payment.updated_at < updated_before)
             .order_by(Payment.updated_at)
             .limit(limit)
         )
-        return (await self.session.execute(query)).scalars().all()
+        return await self.all(query)
 
     async def after(
         self, statuses: Sequence[str], last_id: uuid.UUID | None, limit: int = 200
     ) -> Sequence[Payment]:
         """A page of payments in `statuses` ordered by id (the reconciler walks them all)."""
-        query = sa.select(Payment).where(Payment.status.in_(statuses))
+        query = self.select().where(Payment.status.in_(statuses))
         if last_id is not None:
             query = query.where(Payment.id > last_id)
-        return (await self.session.execute(query.order_by(Payment.id).limit(limit))).scalars().all()
+        return await self.all(query.order_by(Payment.id).limit(limit))

@@ -1,4 +1,4 @@
-"""Payment routes (design 4.4): thin; the rules live in service.py, refunds.py and queries.py."""
+"""Payment routes (design 4.4): thin; the rules live in service.py (and reconcile.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from boxoffice.core.app import Context, DbSession
 from boxoffice.core.auth import AdminUser, CurrentUser
 from boxoffice.core.errors import NotAuthenticated, PermissionDenied, ServiceUnavailable, responses
 from boxoffice.core.pagination import Limit, Offset
 from boxoffice.payment import errors
-from boxoffice.payment.queries import get_payment, list_payments
-from boxoffice.payment.reconcile import reconcile
-from boxoffice.payment.refunds import request_refund
+from boxoffice.payment.deps import PaymentById, Reconciliation, Service
 from boxoffice.payment.schemas import PaymentOut, PaymentStatus, ProcessPayment, ReconcileReport
-from boxoffice.payment.service import process_payment, valid_idempotency_key
 
 router = APIRouter(tags=["payments"])
 
@@ -39,7 +35,7 @@ router = APIRouter(tags=["payments"])
 async def process(
     body: ProcessPayment,
     user: CurrentUser,
-    ctx: Context,
+    service: Service,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -54,7 +50,7 @@ async def process(
     No request session (`DbSession`) here: the payment row must be committed before the gateway
     is called, and its outcome committed after, so the service runs its own short transactions.
     """
-    outcome = await process_payment(ctx, user, valid_idempotency_key(idempotency_key), body)
+    outcome = await service.process(user, idempotency_key, body)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return outcome.payment
@@ -67,7 +63,7 @@ async def process(
 )
 async def payments(
     user: CurrentUser,
-    session: DbSession,
+    service: Service,
     booking_id: uuid.UUID | None = None,
     status: PaymentStatus | None = None,
     user_id: Annotated[uuid.UUID | None, Query(description="Admins only: one user's")] = None,
@@ -75,8 +71,7 @@ async def payments(
     offset: Offset = 0,
 ) -> list[PaymentOut]:
     """The caller's payment history, newest first (admins: everyone's)."""
-    return await list_payments(
-        session,
+    return await service.payments(
         user,
         booking_id=booking_id,
         status=status,
@@ -91,9 +86,9 @@ async def payments(
     response_model=PaymentOut,
     responses=responses(NotAuthenticated, errors.PaymentNotFound),
 )
-async def payment(payment_id: uuid.UUID, user: CurrentUser, session: DbSession) -> PaymentOut:
+async def payment(payment: PaymentById) -> PaymentOut:
     """One of the caller's payments (admins: any)."""
-    return await get_payment(session, user, payment_id)
+    return PaymentOut.model_validate(payment)
 
 
 @router.post(
@@ -106,12 +101,12 @@ async def payment(payment_id: uuid.UUID, user: CurrentUser, session: DbSession) 
         errors.PaymentGatewayUnavailable,
     ),
 )
-async def refund(payment_id: uuid.UUID, user: CurrentUser, ctx: Context) -> PaymentOut:
+async def refund(payment: PaymentById, user: CurrentUser, service: Service) -> PaymentOut:
     """Give a completed payment's money back; its booking is then cancelled and its seats freed.
 
     Like `/process`, it runs its own short transactions around the gateway call.
     """
-    return await request_refund(ctx, user, payment_id)
+    return await service.request_refund(user, payment)
 
 
 @router.post(
@@ -120,8 +115,8 @@ async def refund(payment_id: uuid.UUID, user: CurrentUser, ctx: Context) -> Paym
     responses=responses(NotAuthenticated, PermissionDenied, ServiceUnavailable),
 )
 async def reconcile_payments(
-    admin: AdminUser, ctx: Context, dry_run: bool = False
+    admin: AdminUser, reconciler: Reconciliation, dry_run: bool = False
 ) -> ReconcileReport:
     """Admins: find payments whose booking disagrees with them and fix them (unless dry run)."""
     # Bookings are asked about with the admin's own token: admins may read every booking.
-    return await reconcile(ctx, f"Bearer {admin.token}", fix=not dry_run)
+    return await reconciler.reconcile(f"Bearer {admin.token}", fix=not dry_run)
