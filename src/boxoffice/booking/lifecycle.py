@@ -37,6 +37,7 @@ from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import after_commit, utcnow
 from boxoffice.core.events import record_event
+from boxoffice.seatboard import seat_board
 
 log = structlog.get_logger("boxoffice.booking.lifecycle")
 
@@ -87,7 +88,7 @@ def confirm_seats_after_commit(
     showtime, seats = str(booking.showtime_id), [str(s.seat_id) for s in booking.seats]
 
     async def confirm() -> None:
-        await ctx.runtime.seats.confirm(showtime, seats)
+        await seat_board(ctx.runtime).confirm(showtime, seats)
 
     after_commit(session, confirm)
 
@@ -97,7 +98,7 @@ def free_seats_after_commit(session: AsyncSession, ctx: ServiceContext, booking:
     showtime, seats = str(booking.showtime_id), [str(s.seat_id) for s in booking.seats]
 
     async def free() -> None:
-        await ctx.runtime.seats.free(showtime, seats)
+        await seat_board(ctx.runtime).free(showtime, seats)
 
     after_commit(session, free)
 

@@ -1,6 +1,6 @@
 """Seats of a showtime: holding and releasing them, what they are now, and the best free ones.
 
-The seat board (`core/seatboard`) is the fast path: one atomic script per hold, and one read
+The seat board (`seatboard/`) is the fast path: one atomic script per hold, and one read
 for a whole seat map. It only advises: the booking database decides a sale, and with the board's
 store down holds degrade to "no hold information" while sold seats are read from the database.
 The board is booking's to keep: sales reach it after their commit (`after_commit`), and it is
@@ -33,13 +33,14 @@ from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import after_commit, utcnow
 from boxoffice.core.errors import ServiceUnavailable
-from boxoffice.core.seatboard import (
+from boxoffice.seatboard import (
     HoldResult,
     SeatBoard,
     SeatBoardUnavailable,
     Snapshot,
     now_ms,
     public_status,
+    seat_board,
     sold_state,
 )
 
@@ -121,7 +122,7 @@ class SeatService:
         self.session = session
         self.ctx = ctx
         self.settings = ctx.settings
-        self.board: SeatBoard = ctx.runtime.seats
+        self.board: SeatBoard = seat_board(ctx.runtime)
         self.catalog = catalog_of(ctx)
         self.guards = guards_of(ctx)
 
