@@ -6,7 +6,7 @@ auth is seen by booking); distributed mode builds one per service process, on Re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -177,13 +177,18 @@ def local_bus(settings: CoreSettings) -> LocalBus:
     return LocalBus(path, prefetch=settings.event_prefetch)
 
 
-def rabbit_bus(settings: CoreSettings) -> RabbitBus:
-    """Distributed mode's event bus: RabbitMQ, names behind the optional BOXOFFICE_DB_PREFIX."""
+def rabbit_bus(settings: CoreSettings, consumers: Iterable[str] = ()) -> RabbitBus:
+    """Distributed mode's event bus: RabbitMQ, names behind the optional BOXOFFICE_DB_PREFIX;
+    `consumers`: whose dead letters it reads when not told one (besides those it declares)."""
     return RabbitBus(
-        settings.rabbitmq_url, prefix=settings.db_prefix, prefetch=settings.event_prefetch
+        settings.rabbitmq_url,
+        prefix=settings.db_prefix,
+        prefetch=settings.event_prefetch,
+        consumers=consumers,
     )
 
 
-def event_bus(settings: CoreSettings) -> EventBus:
-    """The event bus of the configured mode (e.g. for `boxoffice events`)."""
-    return rabbit_bus(settings) if settings.distributed else local_bus(settings)
+def event_bus(settings: CoreSettings, consumers: Iterable[str] = ()) -> EventBus:
+    """The event bus of the configured mode (e.g. for `boxoffice events`, which names every
+    service as `consumers`)."""
+    return rabbit_bus(settings, consumers) if settings.distributed else local_bus(settings)
