@@ -2,7 +2,7 @@
 
 Baseline (measured in the same run, same Redis): the design's section 6.1 pattern, a
 showtime-wide `SET lock:showtime:<id> NX EX` released with a bare DEL. Candidate: boxoffice's
-per-seat holds (`core.seatboard.RedisSeatBoard`, one Lua script per request).
+per-seat holds (`boxoffice.seatboard.RedisSeatBoard`, one Lua script per request).
 
 Prints JSON: per approach the share of customers who got their seat (every one should: no two
 wanted the same seat) and the median/p95 latency; then the ratios. Machines here are shared and
@@ -22,7 +22,7 @@ import uuid
 
 from redis.asyncio import Redis
 
-from boxoffice.core.seatboard import RedisSeatBoard
+from boxoffice.seatboard import RedisSeatBoard
 
 
 async def design_showtime_lock(redis: Redis, showtime: str, seat: str, prefix: str) -> bool:

@@ -1,4 +1,4 @@
-"""The README's configuration table, made from `boxoffice.core.settings.Settings` itself.
+"""The README's configuration table, made from `boxoffice.settings.Settings` itself.
 
 .venv/bin/python scripts/settings_table.py           # print the table
 .venv/bin/python scripts/settings_table.py --write   # replace the table in README.md

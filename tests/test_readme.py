@@ -13,8 +13,8 @@ import pytest
 import typer
 
 from boxoffice.cli import app as cli_app
-from boxoffice.core.settings import DATABASE_NAMES, SERVICE_NAMES
 from boxoffice.settings import Settings
+from boxoffice.topology import DATABASE_NAMES, SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -25,9 +25,9 @@ from boxoffice.core.headers import SecurityHeadersMiddleware
 from boxoffice.core.observability import metrics_endpoint
 from boxoffice.core.ratelimit import RateLimitMiddleware, send_json, site_proof
 from boxoffice.core.runtime import Runtime, memory_runtime
-from boxoffice.core.settings import GATEWAY_PREFIXES
 from boxoffice.services import all_definitions
 from boxoffice.settings import Settings
+from boxoffice.topology import BOOKING_LIMITED_ROUTES, GATEWAY_PREFIXES
 
 
 class _GatewayAliases:
@@ -176,7 +176,8 @@ def create_embedded_app(
         root.add_middleware(
             RateLimitMiddleware,
             general=settings.rate_limit_general,
-            booking=settings.rate_limit_booking,
+            strict=settings.rate_limit_booking,
+            strict_routes=BOOKING_LIMITED_ROUTES,
             # The web site's own calls prove it and skip the general limit (ratelimit.py).
             site_proof=lambda: site_proof(settings.signing_key),
         )

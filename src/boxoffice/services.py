@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 
 from boxoffice.core.app import ServiceDefinition
-from boxoffice.core.settings import SERVICE_NAMES
+from boxoffice.topology import SERVICE_NAMES
 
 
 def definition(name: str) -> ServiceDefinition:

@@ -19,6 +19,7 @@ from boxoffice.core.app import ServiceContext
 from boxoffice.core.db import utcnow
 from boxoffice.core.events import Event, InboxEvent, OutboxEvent
 from boxoffice.core.events.envelope import to_json_payload
+from boxoffice.seatboard import seat_board
 from boxoffice.settings import Settings
 from tests.conftest import (
     bearer,
@@ -118,7 +119,7 @@ async def run_out(api: httpx.AsyncClient, *booking_ids: str, board: bool = True)
             )
             if not board:
                 continue
-            await ctx.runtime.seats.sell(
+            await seat_board(ctx.runtime).sell(
                 str(booking.showtime_id),
                 [str(seat) for seat in seats],
                 str(booking.user_id),

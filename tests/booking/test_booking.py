@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from boxoffice.booking.models import Booking
+from boxoffice.seatboard import seat_board
 from tests.booking.conftest import (
     BOOK,
     HOLD,
@@ -56,7 +57,7 @@ async def test_booking_two_seats_makes_a_pending_ticket_with_everything_it_shows
     # the seats read as booked, for alice too, and her holds are gone
     status = await api.get(f"/api/bookings/showtimes/{show.id}/seat-status", headers=alice.headers)
     assert status.json()["seats"] == {i: "booked" for i in show.ids("B2", "B3")}
-    assert await api.runtime.seats.holders(show.id) == {}
+    assert await seat_board(api.runtime).holders(show.id) == {}
 
     # booking.created went into the outbox with the contract's payload
     [(name, payload)] = await events_of(api, booking["id"])
@@ -129,7 +130,7 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(api, make_show, cust
 
     # nothing was booked or held by any of it
     assert await query(api, sa.select(Booking.id)) == []
-    assert await api.runtime.seats.holders(show.id) == {}
+    assert await seat_board(api.runtime).holders(show.id) == {}
     assert await live_sales(api, show.id) == []
 
 

@@ -21,7 +21,7 @@ from boxoffice.booking.schemas import SeatSelection
 from boxoffice.booking.seats import guards_of
 from boxoffice.booking.service import BookingService
 from boxoffice.core.auth import decode_token
-from boxoffice.core.seatboard import MemorySeatBoard
+from boxoffice.seatboard import MemorySeatBoard, seat_board, use_seat_board
 from tests.booking.conftest import (
     BOOK,
     booking_ctx,
@@ -130,8 +130,8 @@ async def test_random_overlapping_selections_sell_disjoint_seat_sets(api, make_s
 async def flush_holds(api):
     """Lose every hold, as a Redis flush (or restart) would."""
     runtime = api.runtime
-    if isinstance(runtime.seats, MemorySeatBoard):
-        runtime.seats = MemorySeatBoard()
+    if isinstance(seat_board(runtime), MemorySeatBoard):
+        use_seat_board(runtime, MemorySeatBoard())
     else:
         await delete_redis_prefix(f"{runtime.settings.db_prefix}bo:")
 

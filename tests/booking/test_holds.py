@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from boxoffice.core.seatboard import RedisSeatBoard
+from boxoffice.seatboard import RedisSeatBoard, use_seat_board
 from tests.booking.conftest import (
     BOOK,
     HOLD,
@@ -86,7 +86,7 @@ async def test_with_redis_down_holds_degrade_and_the_database_still_decides(
     alice, bob = customer(), customer()
     runtime = api.runtime
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-    runtime.seats = RedisSeatBoard(dead, "down:")
+    use_seat_board(runtime, RedisSeatBoard(dead, "down:"))
     try:
         held = await api.post(HOLD, headers=alice.headers, json=show.selection("A1"))
         assert held.status_code == 200

@@ -38,10 +38,10 @@ from boxoffice.cli import app as cli
 from boxoffice.core.auth import issue_token
 from boxoffice.core.db import Money, UTCDateTime, utcnow
 from boxoffice.core.runtime import Runtime
-from boxoffice.core.settings import DATABASE_NAMES, SERVICE_NAMES
 from boxoffice.embedded import create_embedded_app
 from boxoffice.invariants import KINDS
 from boxoffice.settings import Settings
+from boxoffice.topology import DATABASE_NAMES, SERVICE_NAMES
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,

@@ -7,8 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from boxoffice.core.ratelimit import RateLimit, TokenBucket, is_booking_limited
+from boxoffice.core.ratelimit import RateLimit, TokenBucket
 from boxoffice.embedded import create_embedded_app
+from boxoffice.topology import is_booking_limited
 
 
 @pytest.fixture

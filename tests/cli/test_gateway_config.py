@@ -15,9 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from boxoffice.cli import app
-from boxoffice.core.settings import GATEWAY_PREFIXES
 from boxoffice.gateway.render import prepare_run_dir, render_compose, render_local
 from boxoffice.settings import Settings
+from boxoffice.topology import GATEWAY_PREFIXES
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

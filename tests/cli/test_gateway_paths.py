@@ -15,11 +15,11 @@ import pytest
 
 from boxoffice.core.app import create_service_app
 from boxoffice.core.runtime import memory_runtime
-from boxoffice.core.settings import SERVICE_NAMES
 from boxoffice.embedded import create_embedded_app
 from boxoffice.gateway.render import prepare_run_dir, render_local
 from boxoffice.services import definition
 from boxoffice.settings import Settings
+from boxoffice.topology import SERVICE_NAMES
 from tests.e2e.system import free_ports
 from tests.security.test_headers_and_metrics import serving, wait_for_port
 

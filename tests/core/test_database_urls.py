@@ -71,3 +71,23 @@ async def test_engines_and_migrations_take_a_plain_url(
         assert await pending("boxoffice.movie", url) is None
     finally:
         await drop_database(url)
+
+
+def test_core_knows_no_service_the_joined_settings_name_their_databases_and_urls(tmp_path) -> None:
+    """Which services there are is the composition's knowledge: a bare CoreSettings has no
+    database name or base URL for any service; the joined Settings has all five's."""
+    from boxoffice.core.settings import CoreSettings
+    from boxoffice.topology import DATABASE_NAMES, SERVICE_NAMES
+
+    values = {"BOXOFFICE_MODE": "embedded", "BOXOFFICE_DATA_DIR": tmp_path, "database_url": None}
+    values |= {"BOXOFFICE_DB_PREFIX": "x_"}
+    core = CoreSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    with pytest.raises(KeyError, match="movie"):
+        core.database_url_for("movie")
+    with pytest.raises(KeyError, match="movie"):
+        core.service_url("movie")
+    urls = {f"{name}_service_url": f"http://{name}.example:1/" for name in SERVICE_NAMES}
+    joined = Settings(_env_file=None, **values, **urls)  # type: ignore[call-arg]
+    for name in SERVICE_NAMES:
+        assert joined.database_url_for(name).endswith(f"/x_{DATABASE_NAMES[name]}.sqlite3")
+        assert joined.service_url(name) == f"http://{name}.example:1"

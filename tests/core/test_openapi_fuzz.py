@@ -22,9 +22,9 @@ from schemathesis.python import asgi
 
 from boxoffice.core.auth import issue_token
 from boxoffice.core.runtime import redis_runtime
-from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES
 from boxoffice.embedded import create_embedded_app
 from boxoffice.settings import Settings
+from boxoffice.topology import GATEWAY_PREFIXES, SERVICE_NAMES
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from boxoffice.core.settings import DATABASE_NAMES, SERVICE_NAMES, SERVICE_PORTS
+from boxoffice.topology import DATABASE_NAMES, SERVICE_NAMES, SERVICE_PORTS
 from tests.deploy.tools import DEPLOY, compose_binary
 
 SECRETS = {

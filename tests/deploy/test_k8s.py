@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from boxoffice.core.settings import DATABASE_NAMES, SERVICE_NAMES, SERVICE_PORTS
 from boxoffice.gateway.render import WEB_PORT
+from boxoffice.topology import DATABASE_NAMES, SERVICE_NAMES, SERVICE_PORTS
 from tests.deploy.tools import DEPLOY, SCRIPTS, kubectl, venv_tool
 
 K8S = DEPLOY / "k8s"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS
+from boxoffice.topology import SERVICE_NAMES, SERVICE_PORTS
 from tests.conftest import running_system, scrape
 from tests.deploy.tools import DEPLOY, promtool
 

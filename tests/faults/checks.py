@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from boxoffice.core.settings import DATABASE_NAMES
+from boxoffice.topology import DATABASE_NAMES
 from tests.conftest import POSTGRES_URL, RABBITMQ_URL, REDIS_URL, TEST_SECRET
 from tests.e2e.system import BOXOFFICE
 from tests.faults.mailbox import Mailbox

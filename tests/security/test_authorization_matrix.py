@@ -31,9 +31,9 @@ import pytest
 import pytest_asyncio
 
 from boxoffice.core.auth import issue_token
-from boxoffice.core.settings import GATEWAY_PREFIXES
 from boxoffice.embedded import create_embedded_app
 from boxoffice.settings import Settings
+from boxoffice.topology import GATEWAY_PREFIXES
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,

@@ -27,10 +27,10 @@ from boxoffice.core.headers import (
     STRICT_TRANSPORT_SECURITY,
 )
 from boxoffice.core.runtime import memory_runtime
-from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES
 from boxoffice.embedded import create_embedded_app, web_app_factory
 from boxoffice.gateway.render import prepare_run_dir, render_local
 from boxoffice.services import definition
+from boxoffice.topology import GATEWAY_PREFIXES, SERVICE_NAMES
 from tests.e2e.system import System, free_ports
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -20,7 +20,7 @@ from prometheus_client import Gauge
 from boxoffice.booking.service import BookingService
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
-from boxoffice.core.seatboard import Change, now_ms, public_status
+from boxoffice.seatboard import Change, now_ms, public_status, seat_board
 
 log = structlog.get_logger("boxoffice.booking.live")
 
@@ -87,7 +87,7 @@ async def _events(
 ) -> AsyncIterator[bytes]:
     """Snapshot, then changes (a heartbeat when idle), re-snapshotting after a gap."""
     # Subscribed before the first read, so nothing between the two is missed.
-    async with ctx.runtime.seats.listen(str(showtime_id)) as feed:
+    async with seat_board(ctx.runtime).listen(str(showtime_id)) as feed:
         version, first = await _start(ctx, showtime_id, user, since)
         yield f"retry: {RETRY_MS}\n".encode() + first
         while True:

@@ -1,6 +1,6 @@
 """`SeatBoardKeeper`: booking's side of the seat board (holds, sales, what seats are now).
 
-The seat board (`core/seatboard`) is the fast path: one atomic script per hold, and one read
+The seat board (`seatboard/`) is the fast path: one atomic script per hold, and one read
 for a whole seat map. It only advises: the booking database decides a sale, and with the board's
 store down holds degrade to "no hold information" while sold seats are read from the database.
 The board is booking's to keep: sales reach it after their commit (`*_after_commit`), and it is
@@ -25,7 +25,7 @@ from boxoffice.booking.settings import BookingSettings
 from boxoffice.core.app import ServiceContext
 from boxoffice.core.auth import Principal
 from boxoffice.core.db import after_commit, utcnow
-from boxoffice.core.seatboard import (
+from boxoffice.seatboard import (
     Delta,
     HoldResult,
     SeatBoard,

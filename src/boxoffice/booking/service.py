@@ -87,6 +87,7 @@ from boxoffice.core.auth import Principal
 from boxoffice.core.db import Database, utcnow
 from boxoffice.core.errors import AppError, Conflict, PermissionDenied, ServiceUnavailable
 from boxoffice.core.events import EventRecorder
+from boxoffice.seatboard import seat_board
 
 log = structlog.get_logger("boxoffice.booking")
 
@@ -126,7 +127,7 @@ class BookingService:
             bookings,
             settings,
             EventRecorder(session),
-            SeatBoardKeeper(ctx.runtime.seats, bookings, settings, guards_of(ctx)),
+            SeatBoardKeeper(seat_board(ctx.runtime), bookings, settings, guards_of(ctx)),
             MovieClient.of(ctx),
             ctx.db,
         )

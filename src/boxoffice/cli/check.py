@@ -19,7 +19,6 @@ from rich.table import Table
 from rich.text import Text
 
 from boxoffice.cli.serving import load_settings
-from boxoffice.core.settings import SERVICE_NAMES
 from boxoffice.invariants import (
     DEFAULT_GRACE_SECONDS,
     KINDS,
@@ -28,6 +27,7 @@ from boxoffice.invariants import (
     check_until_settled,
 )
 from boxoffice.settings import Settings
+from boxoffice.topology import SERVICE_NAMES
 
 CLEAN, VIOLATIONS, UNREADABLE = 0, 1, 2
 

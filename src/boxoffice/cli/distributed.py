@@ -26,9 +26,9 @@ from boxoffice.cli.serving import (
     redact,
     run_async,
 )
-from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES
 from boxoffice.gateway.render import prepare_run_dir, render_local
 from boxoffice.settings import Settings
+from boxoffice.topology import GATEWAY_PREFIXES, SERVICE_NAMES
 
 
 @dataclass(frozen=True)

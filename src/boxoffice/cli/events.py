@@ -17,8 +17,8 @@ from rich.table import Table
 
 from boxoffice.core.events import DeadLetter, EventBus
 from boxoffice.core.runtime import event_bus
-from boxoffice.core.settings import SERVICE_NAMES
 from boxoffice.settings import Settings, get_settings
+from boxoffice.topology import SERVICE_NAMES
 
 app = typer.Typer(no_args_is_help=True)
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -60,7 +60,7 @@ def _check_service(service: str | None) -> None:
 
 def _run(settings: Settings, work: Callable[[EventBus], Awaitable[T]]) -> T:
     async def main() -> T:
-        bus = event_bus(settings)
+        bus = event_bus(settings, consumers=SERVICE_NAMES)
         try:
             return await work(bus)
         finally:

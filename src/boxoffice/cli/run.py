@@ -31,9 +31,9 @@ from boxoffice.cli.serving import (
 )
 from boxoffice.core.keys import SigningKeyError
 from boxoffice.core.runtime import Runtime, memory_runtime
-from boxoffice.core.settings import SERVICE_NAMES, SERVICE_PORTS
 from boxoffice.gateway.render import WEB_PORT, render_compose, render_local
 from boxoffice.settings import Settings
+from boxoffice.topology import SERVICE_NAMES, SERVICE_PORTS
 
 # The admin embedded mode creates when BOXOFFICE_ADMIN_EMAIL is not set (its password is made
 # at first start and printed once; BOXOFFICE_ADMIN_PASSWORD sets one instead).

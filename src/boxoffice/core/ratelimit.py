@@ -1,8 +1,9 @@
 """Per-client rate limits (design 5.5): the two limits NGINX applies in distributed mode, applied
 in-process in embedded mode so both modes behave alike.
 
-`RATE_LIMIT_GENERAL` covers every `/api/` path; `RATE_LIMIT_BOOKING` also covers booking,
-cancelling and paying (`BOOKING_LIMITED_ROUTES`). Each limit allows a burst of its per-minute
+A general limit (`RATE_LIMIT_GENERAL`) covers every `/api/` path; a strict one also covers the
+few routes the composition names (in boxoffice: `RATE_LIMIT_BOOKING` on booking, cancelling and
+paying, `boxoffice.topology.BOOKING_LIMITED_ROUTES`). Each limit allows a burst of its per-minute
 count and then refills steadily, like NGINX's `limit_req ... burst=<per-minute count> nodelay`,
 so a user's normal session never trips it while a script hammering the API does.
 
@@ -16,7 +17,7 @@ would pay the general limit three or four times per page and hit a 429 at a huma
   the page views.
 - Its calls to the API carry `SITE_HEADER`: a proof derived with HMAC-SHA256 from the signing
   key (SECRET_KEY, or embedded mode's own key), which never leaves the servers. A request
-  bearing it skips the general limit only: the booking limit (book, cancel, pay) and the
+  bearing it skips the general limit only: the strict limit (book, cancel, pay) and the
   login throttles still count it against the visitor it names in X-Forwarded-For. Embedded
   mode checks it here in constant time; in distributed mode NGINX's general zone has no key for
   a request from the site's own address (127.0.0.1) with the proof (an empty key is not
@@ -33,7 +34,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -41,21 +42,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from boxoffice.core.errors import error_body
 from boxoffice.core.settings import parse_rate
 
-# (gateway prefix, service path regex) of the POST routes under the stricter booking limit.
-# The NGINX template renders its locations from this list too: one definition for both modes.
-BOOKING_LIMITED_ROUTES: tuple[tuple[str, str], ...] = (
-    ("bookings", "/book"),
-    ("bookings", "/bookings/[^/]+/cancel"),
-    ("payments", "/process"),
-)
-_BOOKING_PATH = re.compile(
-    "|".join(f"/api/{prefix}{path}/?" for prefix, path in BOOKING_LIMITED_ROUTES)
-)
+# Routes as (gateway prefix, service path regex) pairs: a request's path is /api/<prefix><path>.
+Routes = Sequence[tuple[str, str]]
 
 
-def is_booking_limited(method: str, path: str) -> bool:
-    """Whether a request falls under the booking limit as well as the general one."""
-    return method == "POST" and _BOOKING_PATH.fullmatch(path) is not None
+def route_matcher(routes: Routes) -> Callable[[str, str], bool]:
+    """Whether a request (method, path) is a POST to one of `routes`."""
+    if not routes:
+        return lambda method, path: False
+    pattern = re.compile("|".join(f"/api/{prefix}{path}/?" for prefix, path in routes))
+
+    def matches(method: str, path: str) -> bool:
+        return method == "POST" and pattern.fullmatch(path) is not None
+
+    return matches
 
 
 @dataclass(frozen=True)
@@ -189,19 +189,22 @@ class VisitorLimit:
 
 
 class RateLimitMiddleware:
-    """429 in the error shape, with Retry-After, for a client past the general or booking limit."""
+    """429 in the error shape, with Retry-After, for a client past the general limit, or past
+    the strict one on a POST to one of `strict_routes`."""
 
     def __init__(
         self,
         app: ASGIApp,
         general: str,
-        booking: str,
+        strict: str,
+        strict_routes: Routes = (),
         clock: Callable[[], float] = time.monotonic,
         site_proof: Callable[[], str] | None = None,
     ) -> None:
         self.app = app
         self.general = TokenBucket(RateLimit.parse(general), clock)
-        self.booking = TokenBucket(RateLimit.parse(booking), clock)
+        self.strict = TokenBucket(RateLimit.parse(strict), clock)
+        self._strictly_limited = route_matcher(strict_routes)
         # Read at the first request: embedded mode makes its signing key when it starts.
         self._site_proof = site_proof
         self._proof: str | None = None
@@ -221,8 +224,8 @@ class RateLimitMiddleware:
         key = client_address(scope)
         # The web site's own calls are limited per visitor by the site (see the docstring).
         buckets = [] if self._from_site(scope) else [self.general]
-        if is_booking_limited(scope.get("method", "GET"), path):
-            buckets.append(self.booking)
+        if self._strictly_limited(scope.get("method", "GET"), path):
+            buckets.append(self.strict)
         # Check every limit before spending any token, so a refused request costs nothing.
         waits = [(bucket.wait_time(key), bucket) for bucket in buckets]
         if waits:

@@ -6,8 +6,9 @@ auth is seen by booking); distributed mode builds one per service process, on Re
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 from redis.asyncio import Redis
@@ -27,13 +28,25 @@ from boxoffice.core.kv import (
     RevocationStore,
 )
 from boxoffice.core.lockout import Lockout, LockoutPolicy, MemoryLockout, RedisLockout
-from boxoffice.core.seatboard import MemorySeatBoard, RedisSeatBoard, SeatBoard
 from boxoffice.core.settings import CoreSettings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AdapterSlot(Generic[T]):
+    """A named place in every Runtime for an adapter that a layer above core defines (the seat
+    board, say): `build` makes it from the runtime on first use, in-process or on the runtime's
+    Redis, so one runtime shares one such adapter among its services."""
+
+    name: str
+    build: Callable[[Runtime], T]
 
 
 @dataclass
 class Runtime:
-    """CoreSettings plus adapters; `extras` carries adapters that later layers add (bus, holds)."""
+    """CoreSettings plus adapters; `adapters` holds those of the layers above core (see
+    `AdapterSlot`), `extras` anything else a runtime brings its services."""
 
     settings: CoreSettings
     cache: Cache
@@ -43,9 +56,8 @@ class Runtime:
     transports: dict[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
     clients: dict[tuple[str, str], ServiceClient] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
-    # The seat board (holds and sales of every showtime; booking writes it, seat maps read
-    # it): in-process by default, Redis in distributed mode.
-    seats: SeatBoard = field(default_factory=MemorySeatBoard)
+    # The adapters of AdapterSlots, by slot name: built on first use, closed with the runtime.
+    adapters: dict[str, Any] = field(default_factory=dict)
     # The event bus (core/events): in-process broker in embedded mode, RabbitMQ when distributed.
     bus: EventBus | None = None
     # Login attempts per login name (auth): in-process by default, Redis in distributed mode.
@@ -58,6 +70,18 @@ class Runtime:
     @property
     def embedded(self) -> bool:
         return not self.settings.distributed
+
+    def adapter(self, slot: AdapterSlot[T]) -> T:
+        """The runtime's adapter for `slot`, built on first use."""
+        try:
+            return self.adapters[slot.name]  # type: ignore[no-any-return]
+        except KeyError:
+            built = self.adapters[slot.name] = slot.build(self)
+            return built
+
+    def provide(self, slot: AdapterSlot[T], adapter: T) -> None:
+        """Put `adapter` in `slot` (a test's stand-in, say), instead of the one `build` makes."""
+        self.adapters[slot.name] = adapter
 
     def client(self, caller: str, target: str) -> ServiceClient:
         """The shared client (with its breaker) from service `caller` to service `target`."""
@@ -83,7 +107,7 @@ class Runtime:
         self.clients.clear()
         if self.bus is not None:
             await self.bus.aclose()
-        for adapter in (self.seats, self.revocations):
+        for adapter in (*self.adapters.values(), self.revocations):
             close = getattr(adapter, "aclose", None)
             if close is not None:
                 await close()
@@ -118,7 +142,6 @@ def redis_runtime(settings: CoreSettings) -> Runtime:
         cache=RedisCache(redis, prefix),
         revocations=RedisRevocationStore(redis, prefix),
         redis=redis,
-        seats=RedisSeatBoard(redis, prefix),
         lockout=RedisLockout(redis, lockout_policy(settings), prefix),
         bus=rabbit_bus(settings),
     )
@@ -154,13 +177,18 @@ def local_bus(settings: CoreSettings) -> LocalBus:
     return LocalBus(path, prefetch=settings.event_prefetch)
 
 
-def rabbit_bus(settings: CoreSettings) -> RabbitBus:
-    """Distributed mode's event bus: RabbitMQ, names behind the optional BOXOFFICE_DB_PREFIX."""
+def rabbit_bus(settings: CoreSettings, consumers: Iterable[str] = ()) -> RabbitBus:
+    """Distributed mode's event bus: RabbitMQ, names behind the optional BOXOFFICE_DB_PREFIX;
+    `consumers`: whose dead letters it reads when not told one (besides those it declares)."""
     return RabbitBus(
-        settings.rabbitmq_url, prefix=settings.db_prefix, prefetch=settings.event_prefetch
+        settings.rabbitmq_url,
+        prefix=settings.db_prefix,
+        prefetch=settings.event_prefetch,
+        consumers=consumers,
     )
 
 
-def event_bus(settings: CoreSettings) -> EventBus:
-    """The event bus of the configured mode (e.g. for `boxoffice events`)."""
-    return rabbit_bus(settings) if settings.distributed else local_bus(settings)
+def event_bus(settings: CoreSettings, consumers: Iterable[str] = ()) -> EventBus:
+    """The event bus of the configured mode (e.g. for `boxoffice events`, which names every
+    service as `consumers`)."""
+    return rabbit_bus(settings, consumers) if settings.distributed else local_bus(settings)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,38 +13,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from boxoffice.core.dburl import async_database_url
 from boxoffice.core.keys import load_or_create_key
 
-SERVICE_NAMES = ("auth", "movie", "booking", "payment", "notification")
-
-# The design's database names, one per service.
-DATABASE_NAMES = {
-    "auth": "auth_db",
-    "movie": "movies_db",
-    "booking": "bookings_db",
-    "payment": "payments_db",
-    "notification": "notifications_db",
-}
-
-# Where each service listens in distributed mode (design 2.2) and its gateway prefix (SPEC 3).
-SERVICE_PORTS = {
-    "auth": 8001,
-    "movie": 8002,
-    "booking": 8003,
-    "payment": 8004,
-    "notification": 8005,
-}
-GATEWAY_PREFIXES = {
-    "auth": "auth",
-    "movie": "movies",
-    "booking": "bookings",
-    "payment": "payments",
-    "notification": "notifications",
-}
-
 
 class CoreSettings(BaseSettings):
     """The settings every service shares (the mechanism: databases, brokers, tokens, logs...);
     each service adds its own in `<service>/settings.py`, and `boxoffice.settings.Settings`
-    joins them all. Env var names are the field names in upper case."""
+    joins them all. Env var names are the field names in upper case.
+
+    Which services there are is the composition's knowledge, not core's: the joined settings
+    declare each service's database name (`database_names`) and base URL (a
+    `<service>_service_url` field), which `database_url_for` and `service_url` look up."""
+
+    # The database of each service these settings serve, by service name (none here).
+    database_names: ClassVar[Mapping[str, str]] = {}
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
@@ -94,7 +75,6 @@ class CoreSettings(BaseSettings):
         description="Load the demo catalog at start (default on in embedded mode)",
     )
     rate_limit_general: str = Field("60/minute", description="Limit for every API path")
-    rate_limit_booking: str = Field("10/minute", description="Limit for book, cancel and pay")
     login_max_failures: int = Field(
         5,
         ge=1,
@@ -135,14 +115,6 @@ class CoreSettings(BaseSettings):
         le=1,
         description="Share of ordinary requests each service logs (errors and slow requests "
         "are always logged; all are counted in the metrics)",
-    )
-    # Base URLs of the services, for calls between them in distributed mode.
-    auth_service_url: str = Field("http://127.0.0.1:8001", description="Auth service base URL")
-    movie_service_url: str = Field("http://127.0.0.1:8002", description="Movie service base URL")
-    booking_service_url: str = Field("http://127.0.0.1:8003", description="Booking base URL")
-    payment_service_url: str = Field("http://127.0.0.1:8004", description="Payment base URL")
-    notification_service_url: str = Field(
-        "http://127.0.0.1:8005", description="Notification service base URL"
     )
     gateway_url: str = Field(
         "http://127.0.0.1:8080", description="The API gateway the web site calls (distributed mode)"
@@ -202,13 +174,20 @@ class CoreSettings(BaseSettings):
         return cached[1]
 
     def service_url(self, service: str) -> str:
-        return str(getattr(self, f"{service}_service_url")).rstrip("/")
+        """The base URL of a service (distributed mode): its `<service>_service_url` setting."""
+        try:
+            url = getattr(self, f"{service}_service_url")
+        except AttributeError:
+            raise KeyError(f"no base URL setting for service {service!r}") from None
+        return str(url).rstrip("/")
 
     def database_url_for(self, service: str) -> str:
         """The service's database: DATABASE_URL, else derived from POSTGRES_URL or the data dir."""
         if self.database_url:
             return self.database_url
-        name = self.db_prefix + DATABASE_NAMES[service]
+        if service not in self.database_names:
+            raise KeyError(f"no database name for service {service!r}")
+        name = self.db_prefix + self.database_names[service]
         if self.distributed:
             base = self.postgres_url.rsplit("/", 1)[0]
             return f"{base}/{name}"
@@ -225,5 +204,3 @@ def parse_rate(rate: str) -> tuple[int, int]:
 def money(value: float | int | str | Decimal) -> Decimal:
     """A decimal with two places, the way every amount is stored and compared."""
     return Decimal(str(value)).quantize(Decimal("0.01"))
-
-

@@ -25,9 +25,14 @@ from boxoffice.core.headers import (
     SECURITY_HEADERS,
     STRICT_TRANSPORT_SECURITY,
 )
-from boxoffice.core.ratelimit import BOOKING_LIMITED_ROUTES, RateLimit, site_proof
-from boxoffice.core.settings import GATEWAY_PREFIXES, SERVICE_NAMES, SERVICE_PORTS
+from boxoffice.core.ratelimit import RateLimit, site_proof
 from boxoffice.settings import Settings
+from boxoffice.topology import (
+    BOOKING_LIMITED_ROUTES,
+    GATEWAY_PREFIXES,
+    SERVICE_NAMES,
+    SERVICE_PORTS,
+)
 
 Target = Literal["local", "compose"]
 WEB_PORT = 8006

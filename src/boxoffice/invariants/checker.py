@@ -11,7 +11,6 @@ from typing import Any
 from boxoffice.core.db import utcnow
 from boxoffice.core.events import DeadLetter
 from boxoffice.core.runtime import event_bus
-from boxoffice.core.settings import SERVICE_NAMES
 from boxoffice.invariants.messaging import (
     OUTBOX,
     dead_letter_violations,
@@ -30,6 +29,7 @@ from boxoffice.invariants.seats import (
     seats_sold_twice,
 )
 from boxoffice.settings import Settings
+from boxoffice.topology import SERVICE_NAMES
 
 # Long enough for a busy system's events (a payment, the booking's confirmation, the notice),
 # short enough that a stuck relay or a lost event shows within a minute.
@@ -47,7 +47,7 @@ def database_urls(settings: Settings, overrides: Mapping[str, str] | None = None
 
 async def read_dead_letters(settings: Settings, limit: int = DEAD_LETTER_LIMIT) -> list[DeadLetter]:
     """Every service's dead letters, from RabbitMQ or the embedded broker's file."""
-    bus = event_bus(settings)
+    bus = event_bus(settings, consumers=SERVICE_NAMES)
     where = "RabbitMQ" if settings.distributed else "the embedded event broker"
     try:
         return await bus.dead_letters(None, limit=limit)

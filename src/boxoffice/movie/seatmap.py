@@ -5,7 +5,7 @@ It is the most read answer of a rush, so it is split in two:
   one fragment per seat with a slot for its status (also served as `GET /seats/{id}`, with an
   ETag and a long Cache-Control);
 * the showtime's seat states, owned by the booking service, read from the seat board it keeps
-  (`core/seatboard`): one round trip to check the version, a second only when it changed.
+  (`seatboard/`): one round trip to check the version, a second only when it changed.
 The statuses every visitor sees are worked out once per version and shared; a caller's own
 holds ("mine") are a small overlay. No model object per seat, and no call to another service
 while the board is installed; when it is not (or its store is down), booking's `seat-status`
@@ -32,15 +32,16 @@ from boxoffice.core.auth import Principal
 from boxoffice.core.db import Database
 from boxoffice.core.errors import NotAuthenticated
 from boxoffice.core.observability import CACHE_HITS, CACHE_MISSES
-from boxoffice.core.seatboard import (
+from boxoffice.movie.errors import SeatStatusUnavailable, ShowtimeNotFound, TheaterNotFound
+from boxoffice.movie.repository import ShowtimeRepository, TheaterRepository
+from boxoffice.seatboard import (
     SeatBoard,
     SeatBoardUnavailable,
     now_ms,
     parse_hold,
     public_status,
+    seat_board,
 )
-from boxoffice.movie.errors import SeatStatusUnavailable, ShowtimeNotFound, TheaterNotFound
-from boxoffice.movie.repository import ShowtimeRepository, TheaterRepository
 
 log = structlog.get_logger("boxoffice.movie.seatmap")
 
@@ -283,7 +284,7 @@ async def _shared(
 ) -> SharedStatuses | None:
     """The statuses everyone sees now, recomputed only when the board moved on (or a hold or
     unpaid booking ran out); None when the board cannot tell."""
-    board = ctx.runtime.seats
+    board = seat_board(ctx.runtime)
     key = str(showtime_id)
     watch = maps.watch(board, showtime_id)
     cached: SharedStatuses | None = maps.shared.get(showtime_id)

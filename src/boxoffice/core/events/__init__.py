@@ -1,34 +1,43 @@
 """Events backbone: transactional outbox, relay with confirms, idempotent consumers, dead letters.
 
-Producer: record the event in the same transaction as the state change it announces; it is
-published only after that transaction commits (nothing at all if it rolls back):
+Producer (`<service>/events.py` declares what it publishes): record the event in the same
+transaction as the state change it announces; it is published only after that transaction
+commits (nothing at all if it rolls back):
 
-    from boxoffice.core.events import record_event
+    from boxoffice.core.events import EventPayload, EventRecorder
 
-    record_event(session, "booking.created", {"booking_id": booking.id, ...},
-                 aggregate_id=booking.id)   # one aggregate's events are published in order
+    class BookingCreated(EventPayload):
+        event_name: ClassVar[str] = "booking.created"
+        booking_id: uuid.UUID
+        ...
 
-Consumer (`<service>/events.py`): a handler runs in the consumer's own transaction together with
+    EventRecorder(session).record(BookingCreated(booking_id=booking.id, ...),
+                                  aggregate_id=booking.id)  # one aggregate's events in order
+
+Consumer (`<service>/consumers.py`): a handler runs in the consumer's own transaction together with
 an inbox row keyed by the event id, so a redelivered event has no second effect. A handler that
 raises is retried with backoff (`EVENT_MAX_ATTEMPTS`), then dead-lettered, never lost:
 
     from sqlalchemy.ext.asyncio import AsyncSession
     from boxoffice.core.app import ServiceContext
-    from boxoffice.core.events import EventHandlers, IncomingEvent
+    from boxoffice.core.events import EventHandlers, EventReader, IncomingEvent
 
     handlers = EventHandlers("notification")
+
+    class ConfirmedBooking(EventReader):        # tolerant reader: only what you need,
+        booking_id: uuid.UUID                   # unknown fields ignored
 
     @handlers.on("booking.confirmed")
     async def on_booking_confirmed(
         event: IncomingEvent, session: AsyncSession, ctx: ServiceContext
     ) -> None:
-        booking_id = event.payload["booking_id"]   # read only what you need
+        confirmed = event.read(ConfirmedBooking)   # MalformedEvent if booking_id is missing
         ...                                         # no commit: the consumer commits
 
 Wiring (`<service>/app.py`): the relay (every producer), the consumer (if it handles events):
 
     from boxoffice.core.events import events_wiring
-    from boxoffice.notification.events import handlers
+    from boxoffice.notification.consumers import handlers
 
     events = events_wiring(handlers)            # or events_wiring("payment"): produce only
     SERVICE = ServiceDefinition(

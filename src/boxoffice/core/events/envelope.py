@@ -26,9 +26,7 @@ class MalformedEvent(ValueError):
 
 def check_event_name(name: str) -> str:
     if not isinstance(name, str) or len(name) > 120 or not EVENT_NAME.match(name):
-        raise ValueError(
-            f"event names are dotted lower-case facts like 'booking.created': {name!r}"
-        )
+        raise ValueError(f"event names are dotted lower-case facts like 'order.placed': {name!r}")
     return name
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import aio_pika
@@ -45,7 +45,6 @@ from boxoffice.core.events.rabbitmq_letters import (
     dead_letter_message,
     replay_dead_letters,
 )
-from boxoffice.core.settings import SERVICE_NAMES
 
 log = structlog.get_logger("boxoffice.events")
 
@@ -120,8 +119,12 @@ class RabbitBus:
         prefix: str = "",
         prefetch: int = 20,
         timeout: float = 10.0,
+        consumers: Iterable[str] = (),
     ) -> None:
         self.url = url
+        # The consumers whose queues `dead_letters` and `replay` look in when not told one,
+        # besides those this bus declared (a CLI's bus declares none).
+        self.consumers = frozenset(consumers)
         self.prefix = prefix
         self.prefetch = prefetch
         self.timeout = timeout
@@ -376,7 +379,7 @@ class RabbitBus:
     def _services(self, service: str | None) -> list[str]:
         if service is not None:
             return [service]
-        return sorted(set(SERVICE_NAMES) | self.declared)
+        return sorted(self.consumers | self.declared)
 
     async def dead_letters(self, service: str | None = None, limit: int = 500) -> list[DeadLetter]:
         connection = await self._shared()

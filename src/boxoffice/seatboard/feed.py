@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Self
 
-from boxoffice.core.seatboard.types import Change
+from boxoffice.seatboard.types import Change
 
 QUEUE_SIZE = 256
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from boxoffice.core.seatboard.feed import Subscription
+    from boxoffice.seatboard.feed import Subscription
 
 BOOKED = "B"
 FREE = ""

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-from boxoffice.core.seatboard.feed import FeedHub, Subscription
-from boxoffice.core.seatboard.types import (
+from boxoffice.seatboard.feed import FeedHub, Subscription
+from boxoffice.seatboard.types import (
     BOOKED,
     FREE,
     LOG_LENGTH,

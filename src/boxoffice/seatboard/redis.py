@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from boxoffice.core.pubsub import Subscriber, SubscriptionUnavailable
-from boxoffice.core.seatboard import scripts
-from boxoffice.core.seatboard.feed import FeedHub, Subscription
-from boxoffice.core.seatboard.types import (
+from boxoffice.seatboard import scripts
+from boxoffice.seatboard.feed import FeedHub, Subscription
+from boxoffice.seatboard.types import (
     BOARD_TTL_SECONDS,
     LOG_LENGTH,
     Change,

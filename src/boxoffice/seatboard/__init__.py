@@ -21,16 +21,21 @@ The board is *ready* once it has been installed from the database; until then wr
 recorded (frees as tombstones) so that the install, which reads the database a moment earlier,
 cannot undo a newer change.
 
-Two adapters keep one contract (tests/core/test_seatboard_contract.py): `MemorySeatBoard`
+Two adapters keep one contract (tests/seatboard/test_contract.py): `MemorySeatBoard`
 (embedded mode, one process) and `RedisSeatBoard` (distributed mode: one Lua script per change;
 all keys of one showtime share the Cluster hash tag `{<showtime_id>}`).
+
+The board is a shared read model, not a service: booking writes it and movie reads it, so it
+lives beside them and imports neither (an import-linter contract says so). A runtime holds
+one board for all its services: `seat_board(runtime)`.
 """
 
 from __future__ import annotations
 
-from boxoffice.core.seatboard.memory import MemorySeatBoard
-from boxoffice.core.seatboard.redis import RedisSeatBoard
-from boxoffice.core.seatboard.types import (
+from boxoffice.core.runtime import AdapterSlot, Runtime, redis_prefix
+from boxoffice.seatboard.memory import MemorySeatBoard
+from boxoffice.seatboard.redis import RedisSeatBoard
+from boxoffice.seatboard.types import (
     BOOKED,
     Change,
     Delta,
@@ -46,8 +51,30 @@ from boxoffice.core.seatboard.types import (
     sold_state,
 )
 
+
+def _build(runtime: Runtime) -> SeatBoard:
+    """In-process by default; on the runtime's Redis (distributed mode), under its key prefix."""
+    if runtime.redis is not None:
+        return RedisSeatBoard(runtime.redis, redis_prefix(runtime.settings))
+    return MemorySeatBoard()
+
+
+SEAT_BOARD: AdapterSlot[SeatBoard] = AdapterSlot("seat board", _build)
+
+
+def seat_board(runtime: Runtime) -> SeatBoard:
+    """The runtime's seat board (holds and sales of every showtime)."""
+    return runtime.adapter(SEAT_BOARD)
+
+
+def use_seat_board(runtime: Runtime, board: SeatBoard) -> None:
+    """Give the runtime this board instead (a test's board on a dead Redis, say)."""
+    runtime.provide(SEAT_BOARD, board)
+
+
 __all__ = [
     "BOOKED",
+    "SEAT_BOARD",
     "Change",
     "Delta",
     "HoldResult",
@@ -61,5 +88,7 @@ __all__ = [
     "now_ms",
     "parse_hold",
     "public_status",
+    "seat_board",
     "sold_state",
+    "use_seat_board",
 ]

@@ -10,13 +10,16 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from boxoffice.core.seatboard import (
+from boxoffice.core.runtime import memory_runtime, redis_runtime
+from boxoffice.seatboard import (
     MemorySeatBoard,
     RedisSeatBoard,
     SeatBoard,
     SeatBoardUnavailable,
     now_ms,
     public_status,
+    seat_board,
+    use_seat_board,
 )
 from tests.conftest import REDIS_URL, delete_redis_prefix
 
@@ -285,3 +288,26 @@ async def test_an_unpaid_sale_frees_its_seats_when_its_time_runs_out_unless_paid
     assert public_status(snapshot.states[paid], "bob", now_ms()) == "booked"
     assert (await holds.hold(SHOW, [unpaid], "bob", 60)).ok  # ran out: free to take
     assert not (await holds.hold(SHOW, [paid], "bob", 60)).ok
+
+
+async def test_a_runtime_holds_one_board_for_its_services(make_settings):
+    """In-process on a memory runtime, on Redis (under the system's prefix) on a Redis one;
+    built once, shared by every caller, replaceable (tests), closed with the runtime."""
+    memory = memory_runtime(make_settings())
+    board = seat_board(memory)
+    assert isinstance(board, MemorySeatBoard)
+    assert seat_board(memory) is board
+    other = MemorySeatBoard()
+    use_seat_board(memory, other)
+    assert seat_board(memory) is other
+    await memory.aclose()
+
+    settings = make_settings("postgres")
+    distributed = redis_runtime(settings)
+    try:
+        board = seat_board(distributed)
+        assert isinstance(board, RedisSeatBoard)
+        assert seat_board(distributed) is board
+    finally:
+        await distributed.aclose()
+        await delete_redis_prefix(f"{settings.db_prefix}bo:")
