@@ -6,8 +6,8 @@ system borrows one per service for as long as it runs (two systems of one test o
 settings share them), and its settings (`PooledSettings`) then name them. Before a database
 is lent again every table but `alembic_version` is emptied (TRUNCATE ... RESTART IDENTITY: ids
 and positions start again), so each test finds what a fresh migration leaves. A database whose
-schema a test changed (not at the migrated revision any more), or that cannot be emptied, is
-dropped, not lent again. The pool's databases are dropped at the session's end.
+schema a test changed (its fingerprint differs from the migrated one's), or that cannot be
+emptied, is dropped, not lent again. The pool's databases are dropped at the session's end.
 
 SQLite: a migrated file per service is copied into the test's data dir before its system
 starts (unless the file is already there: a restarted system finds its data as before).
@@ -49,7 +49,32 @@ _TABLES = text(
     "SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables "
     "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
 )
-_REVISION = text("SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version")
+# What the migration made: relations, columns, indexes, constraints, triggers, functions and
+# the revision. A test that changed any of it (one drops a unique index to show the race it
+# guards against) leaves a database that is not lent again.
+_SCHEMA = text(
+    """
+    SELECT md5(string_agg(part, ';' ORDER BY part)) FROM (
+        SELECT 'rel ' || relname || ' ' || relkind::text FROM pg_class
+        WHERE relnamespace = 'public'::regnamespace
+        UNION ALL
+        SELECT 'col ' || table_name || '.' || column_name || ' ' || data_type || ' '
+            || is_nullable || ' ' || coalesce(column_default, '')
+        FROM information_schema.columns WHERE table_schema = 'public'
+        UNION ALL
+        SELECT 'idx ' || indexdef::text FROM pg_indexes WHERE schemaname = 'public'
+        UNION ALL
+        SELECT 'con ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE connamespace = 'public'::regnamespace
+        UNION ALL
+        SELECT 'trg ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal
+        UNION ALL
+        SELECT 'fn ' || proname::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+        UNION ALL
+        SELECT 'rev ' || version_num FROM alembic_version
+    ) AS schema(part)
+    """
+)
 
 
 class PooledSettings(Settings):
@@ -77,7 +102,7 @@ class DatabasePool:
         self._made = 0
         self._leases: dict[str, _Lease] = {}  # by the settings' db_prefix
         self._truncate: dict[str, str] = {}  # service -> its TRUNCATE statement
-        self._revision: dict[str, str] = {}  # service -> the migrated revision
+        self._schema: dict[str, str] = {}  # service -> the migrated schema's fingerprint
         self._sqlite_dir: Path | None = None
         self._sqlite_templates: dict[str, Path] = {}
 
@@ -137,7 +162,7 @@ class DatabasePool:
             try:
                 async with engine.connect() as conn:
                     tables = await conn.scalar(_TABLES)
-                    self._revision[service] = str(await conn.scalar(_REVISION))
+                    self._schema[service] = str(await conn.scalar(_SCHEMA))
             finally:
                 await engine.dispose()
             self._truncate[service] = f"TRUNCATE {tables} RESTART IDENTITY CASCADE"
@@ -155,9 +180,8 @@ class DatabasePool:
             async with engine.connect() as conn:
                 # A connection the stopped system left behind must not hold the wipe for long.
                 await conn.execute(text("SET lock_timeout = '5s'"))
-                revision = str(await conn.scalar(_REVISION))
-                if revision != self._revision[service]:
-                    raise RuntimeError(f"{name}: at {revision}, not {self._revision[service]}")
+                if await conn.scalar(_SCHEMA) != self._schema[service]:
+                    raise RuntimeError(f"{name}: its schema is not the migrated one any more")
                 await conn.execute(text(self._truncate[service]))
                 await conn.commit()
         except Exception:

@@ -73,3 +73,21 @@ async def test_a_test_marked_own_databases_runs_on_databases_named_by_its_prefix
     async with running_system(settings, services=("movie",)) as api:
         url = api.app.state.service_apps["movie"].state.ctx.db.url
         assert url.endswith(f"/{settings.db_prefix}movies_db")
+
+
+async def test_a_database_whose_schema_a_test_changed_is_not_lent_again(
+    make_settings: Callable[..., Settings],
+) -> None:
+    first, second = make_settings("postgres"), make_settings("postgres")
+    second = second.model_copy(update={"db_prefix": first.db_prefix + "b_"})
+    async with running_system(first, services=("movie",)) as api:
+        db = api.app.state.service_apps["movie"].state.ctx.db  # type: ignore[attr-defined]
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text("DROP INDEX ix_showtimes_show_date_show_time"))
+        changed = db.url
+    async with running_system(second, services=("movie",)) as api:
+        db = api.app.state.service_apps["movie"].state.ctx.db  # type: ignore[attr-defined]
+        assert db.url != changed
+        async with db.engine.connect() as conn:
+            indexes = await conn.scalars(sa.text("SELECT indexname FROM pg_indexes"))
+            assert "ix_showtimes_show_date_show_time" in set(indexes)
