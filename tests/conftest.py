@@ -1,8 +1,10 @@
 """Shared fixtures: real PostgreSQL/Redis (and RabbitMQ) or SQLite/in-process, per test.
 
 `backend` runs a test twice: "sqlite" (embedded adapters) and "postgres" (PostgreSQL + Redis).
-Every test gets its own databases (a unique BOXOFFICE_DB_PREFIX) and Redis key prefix,
-dropped afterwards, so runs never collide with each other or with a running system.
+Every test gets a unique BOXOFFICE_DB_PREFIX: its Redis keys, RabbitMQ exchange and queues and
+files are its own, removed afterwards, so runs never collide with each other or with a running
+system. Its databases are migrated once per session and lent to it empty (tests/databases.py);
+a test marked `own_databases` gets databases named by its prefix, created and dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -23,15 +25,28 @@ from sqlalchemy.pool import NullPool
 from boxoffice.core.auth import issue_token
 from boxoffice.core.runtime import Runtime, memory_runtime, redis_runtime
 from boxoffice.settings import Settings
+from tests.databases import POOL, POSTGRES_URL, PooledSettings
 
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TEST_SECRET = "test-secret-key-for-boxoffice-tests-0123456789abcdef"
 ADMIN_EMAIL = "admin@boxoffice.test"
 ADMIN_PASSWORD = "admin-secret-1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "own_databases: the test's databases are named by its prefix, created and dropped "
+        "(not lent from the session's migrated pool: see tests/databases.py)",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_pool() -> Iterator[None]:
+    """The session's migrated databases (tests/databases.py), dropped at its end."""
+    yield
+    POOL.close()
 
 
 async def drop_databases_with_prefix(prefix: str) -> None:
@@ -77,9 +92,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Any) -> Callable[..., Settings]:
-    """Settings for one test: fast bcrypt, a fixed key, a private data dir and DB prefix."""
+def make_settings(tmp_path: Any, request: pytest.FixtureRequest) -> Callable[..., Settings]:
+    """Settings for one test: fast bcrypt, a fixed key, a private data dir and DB prefix; its
+    systems run on the session's migrated databases unless it is marked `own_databases`."""
     prefix = f"t{uuid.uuid4().hex[:10]}_"
+    own = request.node.get_closest_marker("own_databases") is not None
+    kind = Settings if own else PooledSettings
 
     def build(backend: str = "sqlite", **overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -99,7 +117,7 @@ def make_settings(tmp_path: Any) -> Callable[..., Settings]:
             "http_retries": 2,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return kind(_env_file=None, **values)  # type: ignore[call-arg]
 
     build.prefix = prefix  # type: ignore[attr-defined]
     return build
@@ -114,12 +132,22 @@ async def running_system(
     settings: Settings, services: tuple[str, ...] | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The embedded composition of `services` on `settings`' adapters, its lifespan entered,
-    and an HTTP client speaking to it at the gateway paths."""
-    from boxoffice.embedded import create_embedded_app
+    and an HTTP client speaking to it at the gateway paths.
 
+    With `PooledSettings` (make_settings' kind) its databases are the session's migrated ones,
+    lent empty and wiped when the last system on these settings stops; with plain `Settings`
+    they are created (and migrated) at start and dropped at the end."""
+    from boxoffice.embedded import create_embedded_app
+    from boxoffice.services import all_definitions
+
+    pooled = POOL.pooled(settings)
+    if pooled:
+        names = [d.name for d in all_definitions() if services is None or d.name in services]
     runtime = make_runtime(settings)
-    app = create_embedded_app(settings, runtime, services=services)
     try:
+        if pooled:
+            await POOL.lend(settings, names)
+        app = create_embedded_app(settings, runtime, services=services)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
@@ -129,8 +157,11 @@ async def running_system(
                 client.runtime = runtime  # type: ignore[attr-defined]
                 yield client
     finally:
+        if pooled:
+            await POOL.give_back(settings)
         if settings.distributed:
-            await drop_databases_with_prefix(settings.db_prefix)
+            if not pooled:
+                await drop_databases_with_prefix(settings.db_prefix)
             await delete_redis_prefix(f"{settings.db_prefix}bo:")
             await delete_event_topology(runtime)
 

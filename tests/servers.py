@@ -69,7 +69,27 @@ async def rabbitmq_down() -> AsyncIterator[None]:
         finally:
             await asyncio.to_thread(_run, "rabbitmqctl", "start_app", timeout=120)
             await asyncio.to_thread(_run, "rabbitmqctl", "await_startup", timeout=120)
+            await asyncio.to_thread(_restore_dead_letter_supervisor)
             await wait_port(5672)
+
+
+def _restore_dead_letter_supervisor() -> None:
+    """RabbitMQ 3.10 may come back from `stop_app`/`start_app` without the supervisor of its
+    quorum queues' dead-letter workers (`rabbit_fifo_dlx_sup`, a boot step): every later
+    declare or consume of a quorum queue then fails with INTERNAL_ERROR, for every test run on
+    the machine. Start it again if it is missing (what a full boot does)."""
+    check = subprocess.run(
+        ("rabbitmqctl", "eval", "whereis(rabbit_fifo_dlx_sup)."),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check.stdout.strip() == "undefined":
+        _run(
+            "rabbitmqctl",
+            "eval",
+            "supervisor:restart_child(rabbit_sup, rabbit_fifo_dlx_sup).",
+        )
 
 
 class TcpProxy:

@@ -15,6 +15,10 @@ from boxoffice.settings import Settings
 from tests.auth.helpers import is_error, login, token_of
 from tests.conftest import ADMIN_EMAIL, bearer, running_system
 
+# `python -m boxoffice users` runs in a process of its own and finds the system's databases by
+# their prefix: the system must run on databases named so, not on the test pool's.
+pytestmark = pytest.mark.own_databases
+
 STALE = "Token was issued before the account changed; log in again"
 
 

@@ -22,7 +22,6 @@ from aiosmtpd.controller import Controller
 
 from boxoffice.core.db import Database
 from boxoffice.core.events import Event
-from boxoffice.settings import Settings
 from tests.conftest import (
     POSTGRES_URL,
     RABBITMQ_URL,
@@ -31,6 +30,7 @@ from tests.conftest import (
     eventually,  # noqa: F401 (used by this folder's tests)
     running_system,
 )
+from tests.databases import PooledSettings
 
 # Fast retries so a test sees several attempts in well under a second.
 FAST_DELIVERY = {
@@ -141,7 +141,7 @@ async def shared_api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """One notification service per module and backend, for stories that each use their own
     users (starting PostgreSQL databases per test would cost the suite most of its time)."""
-    settings = Settings(  # type: ignore[call-arg]
+    settings = PooledSettings(  # type: ignore[call-arg]
         _env_file=None,
         BOXOFFICE_MODE="distributed" if module_backend == "postgres" else "embedded",
         postgres_url=POSTGRES_URL,

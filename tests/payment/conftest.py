@@ -37,6 +37,7 @@ from tests.conftest import (
     eventually,
     running_system,
 )
+from tests.databases import PooledSettings
 from tests.invariants import MoneyReport, check_money_invariants
 
 SEAT_PRICE = Decimal("120000.00")
@@ -197,7 +198,8 @@ def mint(settings: Settings, role: str) -> str:
 
 
 def build_settings(backend: str, data_dir: Any, prefix: str, **overrides: Any) -> Settings:
-    """The settings tests/conftest.py's `make_settings` builds, with a fast gateway timeout."""
+    """The settings tests/conftest.py's `make_settings` builds (on the session's migrated
+    databases: tests/databases.py), with a fast gateway timeout."""
     values: dict[str, Any] = {
         "BOXOFFICE_MODE": "distributed" if backend == "postgres" else "embedded",
         "postgres_url": POSTGRES_URL,
@@ -216,7 +218,7 @@ def build_settings(backend: str, data_dir: Any, prefix: str, **overrides: Any) -
         "payment_gateway_timeout_seconds": 0.5,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return PooledSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @contextlib.asynccontextmanager
