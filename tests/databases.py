@@ -36,9 +36,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from boxoffice.core.migrations import migrate
-from boxoffice.core.settings import DATABASE_NAMES
 from boxoffice.services import definition
 from boxoffice.settings import Settings
+from boxoffice.topology import DATABASE_NAMES
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
