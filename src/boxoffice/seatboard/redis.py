@@ -4,6 +4,7 @@ MULTI for a snapshot, and one pub/sub connection per process feeding its listene
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -31,6 +32,8 @@ from boxoffice.seatboard.types import (
 log = structlog.get_logger("boxoffice.seatboard")
 
 _ERRORS = (RedisError, OSError)
+# Showtimes whose last whole board a process keeps (the hot ones of an evening fit easily).
+LAST_SNAPSHOTS = 256
 
 
 def _text(value: bytes | str) -> str:
@@ -58,6 +61,9 @@ class RedisSeatBoard:
         self._changes = redis.register_script(scripts.CHANGES)
         self._hub = FeedHub(subscribe=self._subscribe, unsubscribe=self._unsubscribe)
         self._subscriber = Subscriber(redis, self._on_message, on_reconnect=self._hub.reset_all)
+        # The last whole board read per showtime: a later read asks only for the changes since
+        # (one script, a few entries) instead of the whole hash again.
+        self._last: OrderedDict[str, Snapshot] = OrderedDict()
 
     # Keys and channels, all of one showtime under its hash tag.
 
@@ -217,14 +223,44 @@ class RedisSeatBoard:
         return {seat: state.split(":", 1)[1] for seat, state in holds.items()}
 
     async def snapshot(self, showtime_id: str) -> Snapshot | None:
+        """The whole board. Read once in full, then brought up to date from the change log:
+        during a rush the board changes with every sale, and reading all of a 2,000-seat hash
+        again for each version was most of the seat map's and booking's CPU (py-spy, issue 9).
+        The log holds the raw states in order, so the result is the same as a full read; when
+        the log cannot bridge the gap (too old, rebuilt, not installed) the board is read whole.
+        """
+        last = self._last.get(showtime_id)
+        if last is not None:
+            delta = await self.changes_since(showtime_id, last.version)
+            if delta.states is not None:
+                if delta.version == last.version:
+                    return last
+                states = dict(last.states)
+                for seat, state in delta.states.items():
+                    if state:
+                        states[seat] = state
+                    else:
+                        states.pop(seat, None)
+                return self._remember(showtime_id, Snapshot(delta.version, states))
         try:
             states = await self._redis.hgetall(self._board_keys(showtime_id)[0])
         except _ERRORS as exc:
             raise SeatBoardUnavailable(str(exc)) from exc
         version = states.pop(b"_ready", None)
         if version is None:
+            self._last.pop(showtime_id, None)
             return None
-        return Snapshot(int(version), {_text(seat): _text(state) for seat, state in states.items()})
+        snapshot = Snapshot(
+            int(version), {_text(seat): _text(state) for seat, state in states.items()}
+        )
+        return self._remember(showtime_id, snapshot)
+
+    def _remember(self, showtime_id: str, snapshot: Snapshot) -> Snapshot:
+        self._last[showtime_id] = snapshot
+        self._last.move_to_end(showtime_id)
+        while len(self._last) > LAST_SNAPSHOTS:
+            self._last.popitem(last=False)
+        return snapshot
 
     async def version(self, showtime_id: str) -> int | None:
         try:
