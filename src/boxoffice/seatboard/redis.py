@@ -243,15 +243,15 @@ class RedisSeatBoard:
                         states.pop(seat, None)
                 return self._remember(showtime_id, Snapshot(delta.version, states))
         try:
-            states = await self._redis.hgetall(self._board_keys(showtime_id)[0])
+            whole = await self._redis.hgetall(self._board_keys(showtime_id)[0])
         except _ERRORS as exc:
             raise SeatBoardUnavailable(str(exc)) from exc
-        version = states.pop(b"_ready", None)
+        version = whole.pop(b"_ready", None)
         if version is None:
             self._last.pop(showtime_id, None)
             return None
         snapshot = Snapshot(
-            int(version), {_text(seat): _text(state) for seat, state in states.items()}
+            int(version), {_text(seat): _text(state) for seat, state in whole.items()}
         )
         return self._remember(showtime_id, snapshot)
 
