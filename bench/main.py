@@ -24,7 +24,7 @@ from bench.catalog import Catalog
 from bench.load import CpuMeter, Http, Recorder
 from bench.options import Context, Options
 from bench.ping import measure, ping_ceiling
-from bench.processes import cpu_seconds, peak_rss
+from bench.processes import peak_rss, until_idle
 from bench.system import System
 
 Runner = Callable[[Context], Awaitable[tuple[dict[str, Any], list[Recorder]]]]
@@ -91,17 +91,10 @@ QUIET_CORES = 0.15
 async def settle(system: System) -> str:
     """Wait until the system is idle again: what one scenario left to do (events, e-mails)
     must not be measured as part of the next one."""
-    parts = system.part_pids()
-    started = time.monotonic()
-    before = cpu_seconds(parts)
-    while time.monotonic() - started < SETTLE_SECONDS:
-        await asyncio.sleep(2)
-        now = cpu_seconds(parts)
-        busy = (now - before) / 2
-        before = now
-        if busy < QUIET_CORES:
-            return f"system idle after {time.monotonic() - started:.0f} s"
-    return f"system still busy after {SETTLE_SECONDS:.0f} s (measured anyway)"
+    took = await until_idle(system.part_pids(), SETTLE_SECONDS, QUIET_CORES)
+    if took is None:
+        return f"system still busy after {SETTLE_SECONDS:.0f} s (measured anyway)"
+    return f"system idle after {took:.0f} s"
 
 
 def system_rss(system: System | None) -> dict[str, Any]:
@@ -207,7 +200,7 @@ async def run_all(opts: Options) -> list[dict[str, Any]]:
                 "customers": len(catalog.customers),
                 "seconds": round(time.perf_counter() - setup_started, 2),
             }
-            ctx = Context(opts, http, catalog, database)
+            ctx = Context(opts, http, catalog, database, parts=system.part_pids if system else None)
             for name in opts.scenarios:
                 if system is not None and len(opts.scenarios) > 1:
                     quiet = await settle(system)

@@ -4,6 +4,7 @@ tiny profile the tests use), and what every scenario gets to work with."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,5 +121,7 @@ class Context:
     http: Http
     catalog: Catalog
     database: tuple[str, str] | None
+    # The pids of the system's parts (the harness's own system only): CPU per part.
+    parts: Callable[[], dict[str, int]] | None = None
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)

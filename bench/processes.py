@@ -3,8 +3,10 @@ descendant (uvicorn's worker processes with --workers > 1, NGINX's workers)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -79,14 +81,54 @@ def peak_rss(parts: dict[str, int]) -> dict[str, Any]:
     return report
 
 
-def cpu_seconds(parts: dict[str, int]) -> float:
-    """CPU time (user + system) used so far by every process of the parts."""
+def cpu_by_part(parts: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system, seconds) used so far by each part, its descendants included.
+    (A worker that exited is no longer counted: compare readings of the same processes.)"""
     children = _children()
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for root in parts.values():
-        for pid in _tree(root, children):
+    out: dict[str, float] = {}
+    # The supervisor's tree holds the other parts: each process counts for its own part only.
+    roots = set(parts.values())
+    for name, root in parts.items():
+        total = 0
+        for pid in _tree(
+            root, {p: [c for c in cs if c not in roots] for p, cs in children.items()}
+        ):
             with contextlib.suppress(OSError, ValueError, IndexError):
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
                 total += int(fields[11]) + int(fields[12])
-    return total / tick
+        out[name] = total / tick
+    return out
+
+
+def cpu_seconds(parts: dict[str, int]) -> float:
+    """CPU time (user + system) used so far by every process of the parts."""
+    return sum(cpu_by_part(parts).values())
+
+
+async def until_idle(
+    parts: dict[str, int], limit_s: float, quiet_cores: float = 0.15
+) -> float | None:
+    """Wait until the parts together use less than `quiet_cores` of CPU over 2 s; the seconds
+    that took, or None if they were still busy after `limit_s`."""
+    started = time.monotonic()
+    before = cpu_seconds(parts)
+    while time.monotonic() - started < limit_s:
+        await asyncio.sleep(2)
+        now = cpu_seconds(parts)
+        busy, before = (now - before) / 2, now
+        if busy < quiet_cores:
+            return time.monotonic() - started
+    return None
+
+
+def cpu_per(
+    before: dict[str, float], after: dict[str, float], count: int
+) -> dict[str, float] | None:
+    """Milliseconds of CPU per `count` (a booking, say) each part used between two readings,
+    and their `total`."""
+    if not count:
+        return None
+    out = {name: round((after[name] - before.get(name, 0.0)) * 1000 / count, 2) for name in after}
+    out["total"] = round(sum(out.values()), 2)
+    return out

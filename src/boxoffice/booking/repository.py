@@ -47,6 +47,29 @@ class UnpaidSeats:
     in_all: int
 
 
+def _unpaid_seats_query() -> sa.Select[tuple[int, int]]:
+    # Built once: every booking and hold counts, and building the expression each time cost
+    # a quarter of the count's CPU (py-spy in a flash sale).
+    here = sa.case(
+        (
+            Booking.showtime_id == sa.bindparam("showtime_id", type_=Booking.showtime_id.type),
+            Booking.total_seats,
+        ),
+        else_=0,
+    )
+    return sa.select(
+        sa.func.coalesce(sa.func.sum(here), 0),
+        sa.func.coalesce(sa.func.sum(Booking.total_seats), 0),
+    ).where(
+        Booking.user_id == sa.bindparam("user_id", type_=Booking.user_id.type),
+        Booking.status == PENDING,
+        Booking.expires_at > sa.bindparam("now", type_=Booking.expires_at.type),
+    )
+
+
+_UNPAID_SEATS = _unpaid_seats_query()
+
+
 @dataclass(frozen=True, slots=True)
 class SeatTypeSales:
     seat_type: str
@@ -180,17 +203,9 @@ class BookingRepository(RepositoryBase[Booking]):
     ) -> UnpaidSeats:
         """Seats of the customer's pending bookings not yet past their expiry: of one
         showtime, and in all."""
-        here = sa.case((Booking.showtime_id == showtime_id, Booking.total_seats), else_=0)
         row = (
             await self.session.execute(
-                sa.select(
-                    sa.func.coalesce(sa.func.sum(here), 0),
-                    sa.func.coalesce(sa.func.sum(Booking.total_seats), 0),
-                ).where(
-                    Booking.user_id == user_id,
-                    Booking.status == PENDING,
-                    Booking.expires_at > now,
-                )
+                _UNPAID_SEATS, {"user_id": user_id, "showtime_id": showtime_id, "now": now}
             )
         ).one()
         return UnpaidSeats(here=int(row[0]), in_all=int(row[1]))

@@ -253,37 +253,34 @@ class BookingService:
         return booking
 
     async def _book(self, user: Principal, body: SeatSelection) -> Booking:
-        """One hold script (the caller's own holds extend; others' refuse), then one
-        transaction in which the unique index over live seats decides; the seat board learns
-        of the sale after the commit."""
+        """One transaction: the customer's lock and count, one hold script (the caller's own
+        holds extend; others' refuse), then the insert, in which the unique index over live
+        seats decides; the seat board learns of the sale after the commit."""
         showtime, layout, chosen = await self._selection(body)
         if showtime.enforce_seat_rules:
             await self._check_seat_rules(user, showtime.id, layout, [s.id for s in chosen])
-        # A quick look first, so a customer at the cap touches no seat; `_insert` decides.
-        await self._check_fair_share(user, showtime.id, len(chosen), booked=False)
-        acquired: tuple[str, ...] = ()
-        if self.seats.guards.holds:
-            held = await self.seats.claim(user, showtime.id, chosen)
-            acquired = held.acquired if held is not None else ()
-        booking = await self._insert(user, showtime, chosen, acquired)
+        booking = await self._insert(user, showtime, chosen)
         self.events.record(BookingCreated.of(booking), aggregate_id=booking.id)
         self.seats.sell_after_commit(booking)
         return booking
 
     async def _insert(
-        self,
-        user: Principal,
-        showtime: ShowtimeInfo,
-        chosen: list[SeatInfo],
-        acquired: tuple[str, ...],
+        self, user: Principal, showtime: ShowtimeInfo, chosen: list[SeatInfo]
     ) -> Booking:
-        """Insert the booking in a savepoint, so that losing the race to the index undoes only
-        the insert and nothing the caller's transaction did before; then name the seats
-        someone else has."""
+        """Take the customer's lock and count their unpaid seats once, before any seat is
+        touched (a customer at the cap claims nothing); claim the seats on the board; insert
+        the booking in a savepoint, so that losing the race to the index undoes only the
+        insert and nothing the caller's transaction did before; then name the seats someone
+        else has."""
         wanted = [s.id for s in chosen]
         await self._expire_overdue(showtime.id, wanted)
-        booking = self._new_booking(user, showtime, chosen, utcnow())
         await self.bookings.lock_customer(user.user_id)
+        await self._check_fair_share(user, showtime.id, len(chosen))
+        acquired: tuple[str, ...] = ()
+        if self.seats.guards.holds:
+            held = await self.seats.claim(user, showtime.id, chosen)
+            acquired = held.acquired if held is not None else ()
+        booking = self._new_booking(user, showtime, chosen, utcnow())
         try:
             async with self.bookings.session.begin_nested():
                 await self.bookings.insert(booking)
@@ -296,11 +293,6 @@ class BookingService:
             # Only a booking that ran out since `_expire_overdue` looked is left: rare, and
             # the customer's next try finds its seats free.
             raise Conflict("The booking could not be saved; please try again") from None
-        try:
-            await self._check_fair_share(user, showtime.id, len(chosen), booked=True)
-        except UnpaidSeatsCapReached:
-            await self.seats.release_quietly(showtime.id, acquired, user)
-            raise  # the request's session rolls the insert back
         return booking
 
     async def _expire_overdue(self, showtime_id: uuid.UUID, wanted: list[uuid.UUID]) -> None:
@@ -319,29 +311,23 @@ class BookingService:
                 for booking_id in overdue:
                     await elsewhere.expire(booking_id, now)
 
-    async def _check_fair_share(
-        self, user: Principal, showtime_id: uuid.UUID, seats: int, *, booked: bool
-    ) -> None:
-        """Refuse (409) a booking that would leave the customer more unpaid seats than the
-        caps allow (SPEC 4.10, docs/fair-share.md). `booked`: the new booking is already in
-        this transaction's count.
+    async def _check_fair_share(self, user: Principal, showtime_id: uuid.UUID, seats: int) -> None:
+        """Refuse (409) a booking of `seats` that would leave the customer more unpaid seats
+        than the caps allow (SPEC 4.10, docs/fair-share.md).
 
-        Race-free when called after `lock_customer` and the insert, in the same transaction:
-        on PostgreSQL the customer's advisory lock makes their bookings take turns until
-        commit, and each statement of READ COMMITTED sees every booking committed before it,
-        so the count includes all earlier ones; on SQLite the insert already holds the
-        database's only write lock, so no other booking commits until this one has, and this
-        count, run after it, sees every one committed before. Either way the count is of what
-        will be there when this booking commits."""
+        Race-free when called after `lock_customer`, in the same transaction as the insert
+        that follows: on PostgreSQL the customer's advisory lock makes their bookings take
+        turns until commit, and each statement of READ COMMITTED sees every booking committed
+        before it; on SQLite `lock_customer` took the database's only write lock, so no other
+        booking commits until this one has. Either way the count is of what will be there,
+        besides this booking, when it commits."""
         unpaid = await self.bookings.unpaid_seats(user.user_id, showtime_id, utcnow())
-        extra = 0 if booked else seats
         per_showtime = self.settings.max_unpaid_seats_per_showtime
         in_all = self.settings.max_unpaid_seats_in_all
-        mine_before = seats if booked else 0
-        if unpaid.here + extra > per_showtime:
-            raise UnpaidSeatsCapReached("per_showtime", per_showtime, unpaid.here - mine_before)
-        if unpaid.in_all + extra > in_all:
-            raise UnpaidSeatsCapReached("in_all", in_all, unpaid.in_all - mine_before)
+        if unpaid.here + seats > per_showtime:
+            raise UnpaidSeatsCapReached("per_showtime", per_showtime, unpaid.here)
+        if unpaid.in_all + seats > in_all:
+            raise UnpaidSeatsCapReached("in_all", in_all, unpaid.in_all)
 
     def _new_booking(
         self, user: Principal, showtime: ShowtimeInfo, chosen: list[SeatInfo], now: dt.datetime

@@ -95,7 +95,7 @@ class Deliverer:
 
     async def deliver_due(self) -> int:
         """One pass: try every notification that is due; returns how many were due."""
-        async with self.db.sessionmaker() as session:
+        async with self.db.reading() as session:
             due = await NotificationRepository(session).due_for_delivery(
                 utcnow(), self.settings.batch_size
             )
@@ -109,12 +109,11 @@ class Deliverer:
         async with self.db.sessionmaker() as session, session.begin():
             repo = NotificationRepository(session)
             until = now + dt.timedelta(seconds=self.settings.claim_seconds)
-            if not await repo.claim(notification_id, now, until):
+            notification = await repo.claim(notification_id, now, until)
+            if notification is None:
                 return
-            notification = await repo.get(notification_id)
         # The claim is committed before the server is contacted: while this attempt runs, no
         # other worker picks the same e-mail, and no database transaction waits on SMTP.
-        assert notification is not None
         try:
             await self.transport.send(build_message(notification, self.sender))
         except PermanentMailError as exc:

@@ -85,11 +85,15 @@ class NotificationRepository(RepositoryBase[Notification]):
             )
         )
 
-    async def claim(self, notification_id: uuid.UUID, now: dt.datetime, until: dt.datetime) -> bool:
-        """Take one due e-mail for an attempt; False when another worker took it first."""
+    async def claim(
+        self, notification_id: uuid.UUID, now: dt.datetime, until: dt.datetime
+    ) -> Notification | None:
+        """Take one due e-mail for an attempt: the notice as claimed, or None when another
+        worker took it first."""
         # One conditional UPDATE is the lock: only one worker's statement matches the row, on
         # SQLite and PostgreSQL alike. Pushing next_attempt_at forward is the claim's lease.
-        result = await self.session.execute(
+        # RETURNING hands the row back in the same statement.
+        result = await self.session.scalars(
             sa.update(Notification)
             .where(
                 Notification.id == notification_id,
@@ -97,9 +101,10 @@ class NotificationRepository(RepositoryBase[Notification]):
                 Notification.next_attempt_at <= now,
             )
             .values(next_attempt_at=until, attempts=Notification.attempts + 1)
+            .returning(Notification)
             .execution_options(synchronize_session=False)
         )
-        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+        return result.one_or_none()
 
     async def mark_sent(self, notification_id: uuid.UUID, now: dt.datetime) -> bool:
         result = await self.session.execute(

@@ -177,10 +177,13 @@ class NotificationService:
         details.update(
             {k: facts[k] for k in content.BOOKING_FIELDS if facts.get(k) not in (None, "")}
         )
+        owner = user_id or (known.user_id if known else None)
+        if known is not None and known.details == details and known.user_id == owner:
+            return details  # every later event of a booking repeats its facts: nothing to write
         await self.bookings.remember(
             booking_id,
             booking_code=str(details.get("booking_code") or "") or None,
-            user_id=user_id or (known.user_id if known else None),
+            user_id=owner,
             details=details,
             now=utcnow(),
         )

@@ -220,8 +220,8 @@ class PaymentService:
 
     @contextlib.asynccontextmanager
     async def _reading(self) -> AsyncIterator[PaymentRepository]:
-        """A short session for reads only, closed on leaving the block."""
-        async with self.db.sessionmaker() as session:
+        """A short session for reads only (no transaction), closed on leaving the block."""
+        async with self.db.reading() as session:
             yield PaymentRepository(session)
 
     @property
