@@ -101,6 +101,27 @@ def cpu_by_part(parts: dict[str, int]) -> dict[str, float]:
     return out
 
 
+# The shared servers, by process name: their CPU per booking is part of a sale's cost too.
+SERVERS = {"postgres": "postgresql", "redis-server": "redis", "beam.smp": "rabbitmq"}
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU time so far of the shared servers' processes (by name; a PostgreSQL backend that
+    exited in between is missed, so pooled connections are what this counts well)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = dict.fromkeys(SERVERS.values(), 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            raw = (entry / "stat").read_text()
+            name = raw[raw.index("(") + 1 : raw.rindex(")")]
+            if name in SERVERS:
+                fields = raw.rsplit(") ", 1)[1].split()
+                out[SERVERS[name]] += (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def cpu_seconds(parts: dict[str, int]) -> float:
     """CPU time (user + system) used so far by every process of the parts."""
     return sum(cpu_by_part(parts).values())

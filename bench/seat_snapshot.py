@@ -59,8 +59,18 @@ async def main() -> None:
     results["cpu_ratio_whole_to_kept"] = round(
         results["whole"]["cpu_ms_per_read"] / results["kept"]["cpu_ms_per_read"], 1
     )
-    print(json.dumps({"benchmark": "seat_snapshot", "board_seats": 2000, "non_free": 1000,
-                      "reads": args.reads, **results}, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "seat_snapshot",
+                "board_seats": 2000,
+                "non_free": 1000,
+                "reads": args.reads,
+                **results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -70,6 +70,16 @@ def _unpaid_seats_query() -> sa.Select[tuple[int, int]]:
 _UNPAID_SEATS = _unpaid_seats_query()
 
 
+def _columns(row: Booking | BookingSeat) -> dict[str, Any]:
+    """The column values set on a new row (an ORM bulk insert's parameters)."""
+    state = sa.inspect(row)
+    return {
+        attr.key: state.dict[attr.key]
+        for attr in state.mapper.column_attrs
+        if attr.key in state.dict
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class SeatTypeSales:
     seat_type: str
@@ -211,10 +221,13 @@ class BookingRepository(RepositoryBase[Booking]):
         return UnpaidSeats(here=int(row[0]), in_all=int(row[1]))
 
     async def insert(self, booking: Booking) -> None:
-        """Insert a booking and its seats; the flush is where the live-seat index may refuse."""
-        self.session.add(booking)
-        self.session.add_all(booking.seats)
-        await self.session.flush()
+        """Insert a booking built whole in memory, and its seats: two INSERTs, the second the
+        one the live-seat index may refuse. Bulk inserts, not the unit of work: the booking is
+        complete and only read afterwards, and tracking it cost more than inserting it (the
+        flush was 8 % of the booking service's CPU in a flash sale). It stays a plain object,
+        outside the session."""
+        await self.session.execute(sa.insert(Booking), [_columns(booking)])
+        await self.session.execute(sa.insert(BookingSeat), [_columns(s) for s in booking.seats])
 
     # Moving a booking on
 
