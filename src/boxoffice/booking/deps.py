@@ -12,7 +12,7 @@ from boxoffice.booking.errors import BookingNotFound
 from boxoffice.booking.models import Booking
 from boxoffice.booking.service import BookingService
 from boxoffice.core.app import Context, DbSession
-from boxoffice.core.auth import CurrentUser
+from boxoffice.core.auth import CurrentUser, Principal
 
 
 async def _service(session: DbSession, ctx: Context) -> BookingService:
@@ -22,13 +22,23 @@ async def _service(session: DbSession, ctx: Context) -> BookingService:
 Service = Annotated[BookingService, Depends(_service)]
 
 
-async def _booking_by_id(booking_id: uuid.UUID, user: CurrentUser, service: Service) -> Booking:
-    """The booking with its seats; 404 when there is none, or when it is neither the caller's
-    nor the caller staff (a stranger cannot even learn that the id exists)."""
-    booking = await service.get(booking_id)
+def _visible(booking: Booking, user: Principal) -> Booking:
+    """The booking, if the caller may see it: their own, or any for staff. Otherwise 404, so
+    a stranger cannot even learn that the id exists."""
     if not user.may_act_for(booking.user_id):
-        raise BookingNotFound(f"Booking {booking_id} not found")
+        raise BookingNotFound(f"Booking {booking.id} not found")
     return booking
 
 
+async def _booking_by_id(booking_id: uuid.UUID, user: CurrentUser, service: Service) -> Booking:
+    """The booking with its seats, in the request's session (to act on it)."""
+    return _visible(await service.get(booking_id), user)
+
+
+async def _booking_to_read(booking_id: uuid.UUID, user: CurrentUser, service: Service) -> Booking:
+    """The booking with its seats, read outside the request's transaction (to show it)."""
+    return _visible(await service.read(booking_id), user)
+
+
 BookingById = Annotated[Booking, Depends(_booking_by_id)]
+BookingToRead = Annotated[Booking, Depends(_booking_to_read)]

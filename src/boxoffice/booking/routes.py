@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from boxoffice.booking import live
-from boxoffice.booking.deps import BookingById, Service
+from boxoffice.booking.deps import BookingById, BookingToRead, Service
 from boxoffice.booking.errors import (
     BookingNotCancellable,
     BookingNotFound,
@@ -114,7 +114,7 @@ async def check_in(body: CheckInRequest, _: StaffUser, service: Service) -> Book
     response_model=BookingOut,
     responses=responses(NotAuthenticated, BookingNotFound),
 )
-async def get_booking(booking: BookingById) -> BookingOut:
+async def get_booking(booking: BookingToRead) -> BookingOut:
     """One booking: its owner's, or any for staff."""
     return BookingOut.of(booking, utcnow())
 

@@ -116,7 +116,8 @@ class BookingService:
         self.events = events
         self.seats = seats
         self.movies = movies
-        # Only to expire overdue bookings in a transaction of their own (`_expire_overdue`).
+        # To expire overdue bookings in a transaction of their own (`_expire_overdue`), and for
+        # reads that need no transaction.
         self.db = db
 
     @classmethod
@@ -163,7 +164,12 @@ class BookingService:
         """How many seats of the showtime the caller may hold: what a booking allows, less
         their unpaid seats under the fair-share caps (SPEC 4.10). Holds are advisory (the
         booking's own count decides, in its transaction), so this unlocked read is enough."""
-        unpaid = await self.bookings.unpaid_seats(user.user_id, showtime_id, utcnow())
+        # Read outside the request's transaction (a hold writes nothing to the database): one
+        # round trip, not BEGIN, the count and COMMIT.
+        async with self.db.reading() as session:
+            unpaid = await BookingRepository(session).unpaid_seats(
+                user.user_id, showtime_id, utcnow()
+            )
         per_showtime = self.settings.max_unpaid_seats_per_showtime
         in_all = self.settings.max_unpaid_seats_in_all
         options = [
@@ -388,6 +394,16 @@ class BookingService:
         """The booking with its seats, or BookingNotFound (404). Whose it is, the caller
         checks (deps.BookingById)."""
         booking = await self.bookings.with_seats(booking_id)
+        if booking is None:
+            raise BookingNotFound(f"Booking {booking_id} not found")
+        return booking
+
+    async def read(self, booking_id: uuid.UUID) -> Booking:
+        """As `get`, for a request that only reads: outside the request's transaction, so one
+        round trip instead of BEGIN, the read and COMMIT (payment reads each booking it is
+        asked to charge). The booking is detached: change it only through `get`."""
+        async with self.db.reading() as session:
+            booking = await BookingRepository(session).with_seats(booking_id)
         if booking is None:
             raise BookingNotFound(f"Booking {booking_id} not found")
         return booking
