@@ -22,6 +22,7 @@ from boxoffice.booking.models import (
     Booking,
     BookingSeat,
 )
+from boxoffice.core.db import lock_key
 from boxoffice.core.repository import RepositoryBase
 
 
@@ -191,22 +192,9 @@ class BookingRepository(RepositoryBase[Booking]):
     # Making a booking
 
     async def lock_customer(self, user_id: uuid.UUID) -> None:
-        """Serialise one customer's bookings until this transaction ends.
-
-        PostgreSQL: an advisory transaction lock on the user id. SQLite: the database's one
-        write lock, taken now (BEGIN IMMEDIATE) unless this transaction holds it already; a
-        booking's count follows its own insert (see BookingService._insert). SQLite's driver
-        begins a transaction only at the first write, so without this the insert's savepoint
-        would be the outermost transaction, and releasing it would commit the booking."""
-        session = self.session
-        if session.get_bind().dialect.name == "postgresql":
-            key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
-            await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
-            return
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
-            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+        """Serialise one customer's bookings until this transaction ends (`lock_key`); a
+        booking's count then follows the lock (see BookingService._insert)."""
+        await lock_key(self.session, user_id)
 
     async def unpaid_seats(
         self, user_id: uuid.UUID, showtime_id: uuid.UUID, now: dt.datetime

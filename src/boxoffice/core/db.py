@@ -8,6 +8,7 @@ import functools
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import aiosqlite
 import structlog
-from sqlalchemy import MetaData, Numeric, String, event, text
+from sqlalchemy import MetaData, Numeric, String, event, func, select, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
@@ -226,6 +227,24 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
 
     event.listen(sync, "checkin", checked_in)
     event.listen(sync, "checkout", checkout)
+
+
+async def lock_key(session: AsyncSession, key: uuid.UUID) -> None:
+    """Make the transactions that lock the same key take turns until each ends.
+
+    PostgreSQL: an advisory transaction lock on the key. SQLite: the database's one write
+    lock, taken now (BEGIN IMMEDIATE) unless this transaction holds it already. SQLite's
+    driver begins a transaction only at the first write, so without it a read that decides a
+    later write (is there a row already?) would run before the lock; and a savepoint would be
+    the outermost transaction, whose release commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        number = int.from_bytes(key.bytes[:8], "big", signed=True)
+        await session.execute(select(func.pg_advisory_xact_lock(number)))
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 _AFTER_COMMIT = "boxoffice.after_commit"

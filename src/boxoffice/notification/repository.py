@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from boxoffice.core.db import lock_key
 from boxoffice.core.repository import RepositoryBase
 from boxoffice.notification.models import (
     FAILED,
@@ -145,6 +146,10 @@ class NotificationRepository(RepositoryBase[Notification]):
             sa.select(MailDeadLetter).where(MailDeadLetter.notification_id == notification_id)
         )
         return rows.all()
+
+    async def lock_booking(self, booking_id: uuid.UUID) -> None:
+        """Make the events of one booking that share a notice take turns until commit."""
+        await lock_key(self.session, booking_id)
 
     async def paid_notice_for(
         self, booking_id: uuid.UUID, types: Sequence[str]

@@ -153,6 +153,9 @@ class NotificationService:
         arrive in either order, and the confirmation (with the e-ticket e-mail) wins.
         Returns the notice to deliver, None when nothing new is needed, False when no notice of
         the pair exists yet (the caller creates one)."""
+        # The two events may be handled at the same moment (two consumers, or two batches):
+        # without taking turns, each would find no notice and create one.
+        await self.notifications.lock_booking(booking_id)
         existing = await self.notifications.paid_notice_for(booking_id, PAID_PAIR)
         if existing is None:
             return False
