@@ -1,7 +1,7 @@
 """flash-sale: every customer wants a seat of one showtime of the big hall, at once, until it is
-sold out. Each loops hold → book → pay for 1–4 seats; half pick with best-seats, half pick at
-random from the seat map they last read (read again after a 409). Afterwards the booking database
-must show every seat sold, none twice."""
+sold out. Each loops hold → book → pay for 1–4 seats; half hold the best seats in one request
+(`hold-best`), half pick at random from the seat map they last read (read again after a 409).
+Afterwards the booking database must show every seat sold, none twice."""
 
 from __future__ import annotations
 
@@ -59,17 +59,23 @@ class Shopper:
             return False
         return True
 
+    async def hold_best(self, count: int) -> list[str] | None:
+        """The best seats, held: `count` side by side, else one; [] to try again, None when
+        the sale is over for this customer."""
+        for n in (count, 1) if count > 1 else (1,):
+            status, body = await self.post(
+                "hold_best",
+                "/api/bookings/seats/hold-best",
+                {"showtime_id": self.show["id"], "count": n},
+            )
+            if status == 200:
+                return [str(s) for s in body["seat_ids"]]
+            if status != 409:
+                return []
+        return None if await self.sold_out() else []
+
     async def pick(self, count: int) -> list[str] | None:
         """Seats to try, [] to try again, None when the sale is over for this customer."""
-        if self.picks_best:
-            for n in (count, 1):
-                status, body = await self.get(
-                    "best_seats",
-                    f"/api/bookings/showtimes/{self.show['id']}/best-seats?count={n}",
-                )
-                if status == 200 and body["seat_ids"]:
-                    return [str(s) for s in body["seat_ids"]]
-            return None if await self.sold_out() else []
         if self.seat_map is None:
             await self.read_map()
         free = [seat for seat, state in (self.seat_map or {}).items() if state == "available"]
@@ -92,16 +98,18 @@ class Shopper:
 
     async def run(self) -> None:
         while time.perf_counter() < self.deadline:
-            seats = await self.pick(random.randint(1, 4))
+            count = random.randint(1, 4)
+            seats = await (self.hold_best(count) if self.picks_best else self.pick(count))
             if seats is None:
                 return
             if not seats:
                 continue
             selection = {"showtime_id": self.show["id"], "seat_ids": seats}
-            status, _ = await self.post("hold", "/api/bookings/seats/hold", selection)
-            if status != 200:
-                self.seat_map = None if status == 409 else self.seat_map
-                continue
+            if not self.picks_best:
+                status, _ = await self.post("hold", "/api/bookings/seats/hold", selection)
+                if status != 200:
+                    self.seat_map = None if status == 409 else self.seat_map
+                    continue
             status, booking = await self.post("book", "/api/bookings/book", selection)
             if status != 201:
                 # Let go of what we held, so nobody waits for it.

@@ -1,7 +1,8 @@
 """funnel: the whole way of one customer, over and over for `--duration` seconds, each time a new
-customer: register → login → hold → book → pay, then watch (polling every ~10 ms) the booking
-until it is confirmed and the notices until one names it. What it measures is how long the saga
-and the events take after the payment's response: to `confirmed`, and to the notice."""
+customer: register → login → hold the best seats → book → pay, then watch (polling every ~10 ms)
+the booking until it is confirmed and the notices until one names it. What it measures is how
+long the saga and the events take after the payment's response: to `confirmed`, and to the
+notice."""
 
 from __future__ import annotations
 
@@ -62,50 +63,46 @@ async def follow(
 async def take_seats(
     ctx: Context, rec: Recorder, showtime_id: str, token: str
 ) -> dict[str, Any] | str | None:
-    """Best seats → hold → book, trying again (up to 5 times) when others were quicker; the
-    booking, SOLD_OUT, or None."""
+    """Hold the best 1–2 seats (one request) → book, trying again (up to 5 times) when others
+    were quicker; the booking, SOLD_OUT, or None."""
     for _ in range(5):
-        status, best = await ctx.http.call(
-            "GET",
-            f"/api/bookings/showtimes/{showtime_id}/best-seats?count={random.randint(1, 2)}",
-            rec=rec,
-            step="best_seats",
-            token=token,
-        )
-        if status != 200:
-            return None
-        if not best["seat_ids"]:
-            return SOLD_OUT
-        selection = {"showtime_id": showtime_id, "seat_ids": best["seat_ids"]}
-        status, _ = await ctx.http.call(
+        count = random.randint(1, 2)
+        status, held = await ctx.http.call(
             "POST",
-            "/api/bookings/seats/hold",
+            "/api/bookings/seats/hold-best",
             rec=rec,
-            step="hold",
+            step="hold_best",
+            token=token,
+            json_body={"showtime_id": showtime_id, "count": count},
+        )
+        if status == 409 and isinstance(held, dict) and held.get("count") == 1:
+            return SOLD_OUT  # not even one seat is free
+        if status != 200:
+            if status != 409:
+                return None
+            continue
+        selection = {"showtime_id": showtime_id, "seat_ids": held["seat_ids"]}
+        status, booking = await ctx.http.call(
+            "POST",
+            "/api/bookings/book",
+            rec=rec,
+            step="book",
             token=token,
             json_body=selection,
         )
-        if status == 200:
-            status, booking = await ctx.http.call(
-                "POST",
-                "/api/bookings/book",
-                rec=rec,
-                step="book",
-                token=token,
-                json_body=selection,
-            )
-            if status == 201:
-                return booking
-            await ctx.http.call(
-                "POST",
-                "/api/bookings/seats/release",
-                rec=rec,
-                step="release",
-                token=token,
-                json_body=selection,
-            )
+        if status == 201:
+            return booking
+        await ctx.http.call(
+            "POST",
+            "/api/bookings/seats/release",
+            rec=rec,
+            step="release",
+            token=token,
+            json_body=selection,
+        )
         if status != 409:
             return None
+    return None
     return None
 
 

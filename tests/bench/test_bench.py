@@ -67,7 +67,7 @@ def check_common(report: dict[str, Any], mode: str) -> None:
 def check_scenarios(reports: dict[str, Any], database: str) -> None:
     (sale,) = reports["flash-sale"]["result"]["runs"]
     assert {"bookings_per_s", "seats_per_s", "time_to_sell_out_s", "status_409"} <= set(sale)
-    assert {"hold", "book", "pay"} <= set(sale["steps"])
+    assert {"hold", "hold_best", "book", "pay"} <= set(sale["steps"])
     assert set(sale["steps"]["book"]["latency_ms"]) == LATENCY
     assert sale["status_5xx"] == 0 and sale["connection_errors"] == 0
     assert database in sale["invariant"]["source"]

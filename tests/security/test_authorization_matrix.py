@@ -111,6 +111,7 @@ RULES: dict[str, str] = {
     "POST /api/bookings/bookings/{booking_id}/cancel":     "401 ok  404 403 403",
     "POST /api/bookings/bookings/{booking_id}/refund-approval": "401 ok  404 404 ok",
     "POST /api/bookings/seats/hold":                       "401 ok  ok  ok  ok",
+    "POST /api/bookings/seats/hold-best":                  "401 ok  ok  ok  ok",
     "POST /api/bookings/seats/release":                    "401 ok  own own own",
     "GET /api/bookings/showtimes/{showtime_id}/seat-status": "own ok  own own own",
     "GET /api/bookings/showtimes/{showtime_id}/seat-events": "own ok  own own own",
@@ -189,6 +190,7 @@ BODIES: dict[str, Any] = {
     "POST /api/bookings/bookings/check-in": {"booking_code": "{booking_code}"},
     "POST /api/bookings/bookings/{booking_id}/refund-approval": {"payment_id": "{payment_id}"},
     "POST /api/bookings/seats/hold": {"showtime_id": "{showtime_id}", "seat_ids": ["{seat_id}"]},
+    "POST /api/bookings/seats/hold-best": {"showtime_id": "{showtime_id}", "count": 1},
     "POST /api/bookings/seats/release": {
         "showtime_id": "{showtime_id}",
         "seat_ids": ["{seat_id}"],
@@ -218,6 +220,7 @@ FRESH: dict[str, tuple[str, ...]] = {
     "DELETE /api/movies/showtimes/{showtime_id}": ("showtime",),
     "POST /api/bookings/book": ("seat",),
     "POST /api/bookings/seats/hold": ("seat",),
+    "POST /api/bookings/seats/hold-best": ("showtime",),
     "POST /api/bookings/seats/release": ("held_seat",),
     "POST /api/bookings/bookings/check-in": ("paid_booking",),
     "POST /api/bookings/bookings/{booking_id}/cancel": ("pending_booking",),

@@ -49,6 +49,13 @@ class SeatsUnavailable(Conflict):
         )
 
 
+class NoSeatsTogether(Conflict):
+    """No block of the showtime has the asked number of free seats side by side."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"No {count} seats side by side are free", extra={"count": count})
+
+
 class UnpaidSeatsCapReached(Conflict):
     """The customer would hold or keep unpaid more seats than a fair-share cap allows."""
 

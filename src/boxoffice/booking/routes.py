@@ -15,6 +15,7 @@ from boxoffice.booking.errors import (
     BookingNotCancellable,
     BookingNotFound,
     CheckInRefused,
+    NoSeatsTogether,
     NotBookingOwner,
     RefundRefused,
     SalesRangeInvalid,
@@ -23,6 +24,7 @@ from boxoffice.booking.errors import (
 )
 from boxoffice.booking.schemas import (
     MAX_SEATS_IN_REQUEST,
+    BestHold,
     BestSeatsOut,
     BookingOut,
     CheckInRequest,
@@ -156,6 +158,18 @@ async def hold_seats(body: SeatSelection, user: CurrentUser, service: Service) -
     """Hold all the seats for the caller for SEAT_HOLD_TTL_SECONDS, or none (409 names the
     taken ones). Holding again extends the caller's own hold."""
     return await service.hold(user, body)
+
+
+@router.post(
+    "/seats/hold-best",
+    response_model=HoldOut,
+    responses=responses(NotAuthenticated, ShowtimeNotFound, NoSeatsTogether, ServiceUnavailable),
+)
+async def hold_best_seats(body: BestHold, user: CurrentUser, service: Service) -> HoldOut:
+    """Hold the best `count` adjacent free seats (as `best-seats` ranks them) for the caller,
+    in one request: if the best block is taken meanwhile, the next best is held instead. 409
+    when no block has `count` free seats side by side."""
+    return await service.hold_best(user, body)
 
 
 @router.post(

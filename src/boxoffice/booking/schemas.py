@@ -32,6 +32,13 @@ class SeatSelection(BaseModel):
         return seat_ids
 
 
+class BestHold(BaseModel):
+    """Hold the best `count` adjacent free seats of a showtime, whichever they are."""
+
+    showtime_id: uuid.UUID
+    count: int = Field(ge=1, le=MAX_SEATS_IN_REQUEST)
+
+
 class HoldOut(BaseModel):
     """Seats now held for the caller (until `expires_at`)."""
 

@@ -138,3 +138,16 @@ def best_seats_in(
                     if best is None or score < best[0]:
                         best = (score, list(window))
     return best[1] if best else []
+
+
+def best_blocks_in(
+    rows: Sequence[Sequence[Sequence[S]]], taken: Collection[uuid.UUID], count: int, limit: int
+) -> list[list[S]]:
+    """Up to `limit` blocks of `count` adjacent free seats, none sharing a seat, best first:
+    the best, then the best of what it leaves, and so on."""
+    blocks: list[list[S]] = []
+    taken = set(taken)
+    while len(blocks) < limit and (block := best_seats_in(rows, taken, count)):
+        blocks.append(block)
+        taken.update(seat.id for seat in block)
+    return blocks

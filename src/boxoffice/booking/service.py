@@ -21,6 +21,7 @@ transaction) does.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import secrets
 import uuid
 from decimal import Decimal
@@ -34,9 +35,11 @@ from boxoffice.booking.errors import (
     BookingNotCancellable,
     BookingNotFound,
     CheckInRefused,
+    NoSeatsTogether,
     NotBookingOwner,
     RefundRefused,
     SeatSelectionLeavesGap,
+    SeatsUnavailable,
     ShowtimeNotOnSale,
     ShowtimeStarted,
     TooManySeats,
@@ -65,6 +68,7 @@ from boxoffice.booking.movie_client import Layout, MovieClient, SeatInfo, Showti
 from boxoffice.booking.refund_policy import cancel_refusal, paid_by, ticket_is_final
 from boxoffice.booking.repository import BookingRepository
 from boxoffice.booking.schemas import (
+    BestHold,
     DailySalesOut,
     HoldOut,
     ReleaseOut,
@@ -72,7 +76,7 @@ from boxoffice.booking.schemas import (
     SeatState,
     ShowtimeSalesOut,
 )
-from boxoffice.booking.seat_rules import best_seats_in, stranded_seats
+from boxoffice.booking.seat_rules import best_blocks_in, best_seats_in, stranded_seats
 from boxoffice.booking.seats import (
     HoldCap,
     SeatBoardKeeper,
@@ -90,6 +94,13 @@ from boxoffice.core.events import EventRecorder
 from boxoffice.seatboard import seat_board
 
 log = structlog.get_logger("boxoffice.booking")
+
+# How often a best-seats hold looks again after the block it chose was taken under it (each
+# look is a read of the board and one hold script, not another request), and from how many of
+# the next best blocks it then picks: 4, then 16, then 32, at random, so that a crowd that all
+# lost the same block does not all go for the same next one.
+BEST_HOLD_ATTEMPTS = 10
+BEST_HOLD_SPREAD = (1, 4, 16, 32)
 
 # Booking codes avoid letters and digits people confuse (0/O, 1/I/L).
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -148,16 +159,20 @@ class BookingService:
         if count > cap:
             raise TooManySeats(f"At most {cap} seats per booking; {count} requested")
 
-    async def _selection(self, body: SeatSelection) -> tuple[ShowtimeInfo, Layout, list[SeatInfo]]:
-        """The showtime, its theater's layout, and the chosen seats (all must be of it);
-        ShowtimeStarted (409) once the show has started: its seats are sold no more."""
-        self.check_count(len(body.seat_ids))
-        showtime = await self.movies.showtime(body.showtime_id)
+    async def _on_sale(self, showtime_id: uuid.UUID) -> tuple[ShowtimeInfo, Layout]:
+        """The showtime and its theater's layout; ShowtimeStarted (409) once the show has
+        started (its seats are sold no more), ShowtimeNotOnSale (409) while it is inactive."""
+        showtime = await self.movies.showtime(showtime_id)
         if showtime.start(self.settings.theater_timezone) <= utcnow():
             raise ShowtimeStarted()
         if not showtime.is_active:
             raise ShowtimeNotOnSale()
-        layout = await self.movies.layout(showtime.theater_id)
+        return showtime, await self.movies.layout(showtime.theater_id)
+
+    async def _selection(self, body: SeatSelection) -> tuple[ShowtimeInfo, Layout, list[SeatInfo]]:
+        """The showtime, its theater's layout, and the chosen seats (all must be of it)."""
+        self.check_count(len(body.seat_ids))
+        showtime, layout = await self._on_sale(body.showtime_id)
         return showtime, layout, layout.pick(body.seat_ids)
 
     async def _hold_cap(self, user: Principal, showtime_id: uuid.UUID) -> HoldCap:
@@ -184,23 +199,72 @@ class BookingService:
         """Hold every requested seat for the caller, or none (409 naming the taken ones, or
         the fair-share cap reached)."""
         showtime, _, chosen = await self._selection(body)
-        ttl = self.settings.seat_hold_ttl_seconds
         now = utcnow()
         cap = await self._hold_cap(user, showtime.id)
         if cap.limit <= 0:  # a board limit of 0 would mean "no cap"
             raise cap.refusal(0)
-        result = await self.seats.claim(user, showtime.id, chosen, limit=cap.limit, cap=cap)
+        return await self._claim(user, showtime.id, chosen, body.seat_ids, cap, now)
+
+    async def _claim(
+        self,
+        user: Principal,
+        showtime_id: uuid.UUID,
+        chosen: list[SeatInfo],
+        seat_ids: list[uuid.UUID],
+        cap: HoldCap,
+        now: dt.datetime,
+    ) -> HoldOut:
+        """Hold `chosen` for the caller on the seat board (SeatsUnavailable names the taken
+        ones); while the board is down, only sold seats refuse (the booking decides)."""
+        ttl = self.settings.seat_hold_ttl_seconds
+        result = await self.seats.claim(user, showtime_id, chosen, limit=cap.limit, cap=cap)
         if result is None:
-            sold = await self.seats.sold(showtime.id, body.seat_ids)
+            sold = await self.seats.sold(showtime_id, seat_ids)
             if sold:
                 raise taken_error(sold)
         return HoldOut(
-            showtime_id=showtime.id,
-            seat_ids=body.seat_ids,
+            showtime_id=showtime_id,
+            seat_ids=seat_ids,
             held=result is not None,
             expires_at=now + dt.timedelta(seconds=ttl) if result is not None else None,
             hold_ttl_seconds=ttl,
         )
+
+    async def hold_best(self, user: Principal, body: BestHold) -> HoldOut:
+        """Hold the best block of `count` adjacent seats free to the caller (as `best-seats`
+        ranks them), whichever it is once the board decides: NoSeatsTogether (409) when none.
+
+        A suggestion, then a hold, is two requests, and in a rush everyone is suggested the
+        same block: all but one hold is refused and asks again. Here a block taken under the
+        caller is counted as taken and the next best is tried at once, on the same request.
+        """
+        self.check_count(body.count)
+        showtime, layout = await self._on_sale(body.showtime_id)
+        now = utcnow()
+        cap = await self._hold_cap(user, showtime.id)
+        if cap.limit <= 0:  # a board limit of 0 would mean "no cap"
+            raise cap.refusal(0)
+        lost: set[uuid.UUID] = set()
+        for attempt in range(BEST_HOLD_ATTEMPTS):
+            # The board as of now (others' holds of the same rush included), and what was
+            # just lost, should the board's change log not have shown it yet.
+            taken = await self.seats.unavailable_to(user, layout, showtime.id) | lost
+            spread = BEST_HOLD_SPREAD[min(attempt, len(BEST_HOLD_SPREAD) - 1)]
+            blocks = best_blocks_in(layout.blocks, taken, body.count, spread)
+            if not blocks:
+                break
+            chosen = blocks[0] if spread == 1 else random.choice(blocks)
+            try:
+                seat_ids = [seat.id for seat in chosen]
+                return await self._claim(user, showtime.id, chosen, seat_ids, cap, now)
+            except SeatsUnavailable as exc:
+                now_taken = {uuid.UUID(seat_id) for seat_id in exc.extra.get("seat_ids", ())}
+                if not now_taken:
+                    raise
+                lost |= now_taken
+        else:
+            raise Conflict("The best seats were taken while choosing: try again")
+        raise NoSeatsTogether(body.count)
 
     async def release(self, user: Principal, body: SeatSelection) -> ReleaseOut:
         """Release the caller's own holds among the seats (others' holds stay)."""
