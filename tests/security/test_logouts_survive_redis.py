@@ -63,4 +63,3 @@ async def test_logouts_and_cut_offs_come_back_after_redis_loses_its_data(api):
     for token in (logged_out, demoted_before):
         response = await api.get("/api/bookings/bookings", headers=bearer(token))
         assert response.status_code == 401, response.text
-
