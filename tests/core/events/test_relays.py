@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import text
 
 from boxoffice.core.db import Database
 from boxoffice.core.events import record_event
@@ -99,3 +100,68 @@ async def test_an_event_committed_where_no_relay_runs_is_published_by_the_poll(w
         await asyncio.gather(task, return_exceptions=True)
         await db.dispose()
     assert [e.order_id for e in entries] == [str(order_id)]
+
+
+@pytest.mark.parametrize("adapter", ["rabbitmq"])
+async def test_an_event_held_back_behind_another_relays_batch_goes_out_without_the_poll(world):
+    """A relay stops at a short batch (no empty claim after it). An order's second event,
+    committed by another process while a relay of a third is still publishing the first, is
+    then known to neither: the relay of its own process, which finds it held back, looks
+    again shortly until it may take it. Both polls are a minute here, so only that can send it
+    in time."""
+    shop, ledger = world.name("shop"), world.name("ledger")
+    ledger_ctx = await world.service(ledger, ledger_handlers(ledger))
+    shop_ctx = await world.service(shop, relay=False)
+    order_id = await world.place_order(shop_ctx, seq=0)
+
+    relays, dbs = [], []
+    for latency in (0.6, 0.0):  # a slow relay, which claims the first event, then the other
+        db = Database(shop_ctx.db.url)
+        bus = RabbitBus(world.settings.rabbitmq_url, prefix=world.settings.db_prefix)
+        world.extra_buses.append(bus)
+        relays.append(Relay(shop, db, _Slow(bus, latency), poll_seconds=60))
+        dbs.append(db)
+    tasks = [asyncio.create_task(relays[0].run())]
+    try:
+        await eventually(lambda: _holds_a_row(dbs[1]), timeout=10)
+        tasks.append(asyncio.create_task(relays[1].run()))
+        # The second event, from the other relay's process while the slow one publishes.
+        async with dbs[1].sessionmaker() as session, session.begin():
+            record_event(
+                session, "order.placed", {"order_id": order_id, "seq": 1}, aggregate_id=order_id
+            )
+        entries = await eventually(lambda: _count(world.entries(ledger_ctx), 2), timeout=10)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for db in dbs:
+            await db.dispose()
+    assert [e.seq for e in entries] == [0, 1]
+
+
+async def _holds_a_row(db: Database) -> bool:
+    """Whether a relay has claimed an outbox row (it is locked: SKIP LOCKED finds none)."""
+    async with db.sessionmaker() as session, session.begin():
+        free = await session.scalar(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM event_outbox WHERE published_at IS NULL"
+                " FOR UPDATE SKIP LOCKED) AS free"
+            )
+        )
+    return free == 0
+
+
+async def test_one_drain_publishes_an_aggregates_queued_events_one_after_another(world):
+    """Only the head of an aggregate's queue is claimed; once it is out, the same drain goes
+    on for the next (the claim says a later one is waiting), with no wake and no poll."""
+    shop = world.name("shop")
+    shop_ctx = await world.service(shop, relay=False)
+    order_id = uuid.uuid4()
+    async with shop_ctx.db.sessionmaker() as session, session.begin():
+        for seq in range(3):
+            record_event(
+                session, "order.placed", {"order_id": order_id, "seq": seq}, aggregate_id=order_id
+            )
+    assert await Relay(shop, shop_ctx.db, world.bus, poll_seconds=60).drain() == 3
+    assert await world.unpublished(shop_ctx) == 0

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import and_, delete, exists, func, select, update
@@ -36,6 +36,21 @@ from boxoffice.core.waits import wait_set
 log = structlog.get_logger("boxoffice.events")
 
 PRUNE_EVERY_SECONDS = 600.0
+# A relay that finds only rows another relay holds looks again after this, then twice as long
+# each time, up to its poll.
+BLOCKED_PAUSE_SECONDS = 0.02
+
+
+class Batch(NamedTuple):
+    """What one claim of a relay did: how many events it published; whether more may be
+    waiting (a full batch, or later events of a published aggregate); whether it found only
+    rows another relay holds."""
+
+    published: int
+    more: bool
+    blocked: bool
+
+
 LAG_REPORT_SECONDS = 5.0
 
 
@@ -62,6 +77,7 @@ class Relay:
         self.max_backoff = max_backoff
         self._wake = asyncio.Event()
         self._claim = self._claim_query()  # built once: it is the same every time
+        self._pending = select(exists().where(OutboxEvent.published_at.is_(None)))
 
     def _claim_query(self) -> Any:
         earlier = aliased(OutboxEvent)
@@ -74,20 +90,35 @@ class Relay:
                 earlier.position < OutboxEvent.position,
             )
         )
+        # Its later rows (held back above) become heads once it is published: the drain
+        # goes on for them, and otherwise stops at a short batch instead of asking again.
+        later = aliased(OutboxEvent)
+        has_later = exists().where(
+            and_(
+                later.published_at.is_(None),
+                later.aggregate_id == OutboxEvent.aggregate_id,
+                later.position > OutboxEvent.position,
+            )
+        )
         return (
-            select(OutboxEvent)
+            select(OutboxEvent, has_later.label("has_later"))
             .where(OutboxEvent.published_at.is_(None), ~has_earlier)
             .order_by(OutboxEvent.position)
             .limit(self.batch_size)
             .with_for_update(skip_locked=True, of=OutboxEvent)
         )
 
-    async def publish_pending(self) -> int:
+    async def publish_pending(self) -> Batch:
         """Publish one batch; rows are marked published only after the broker confirmed."""
         async with self.db.sessionmaker() as session, session.begin():
-            rows = list((await session.scalars(self._claim)).all())
-            if not rows:
-                return 0
+            claimed = (await session.execute(self._claim)).all()
+            if not claimed:
+                # Nothing this relay may take: is that because another relay holds the rows
+                # (or the rows before them) while it publishes?
+                pending = await session.scalar(self._pending)
+                return Batch(0, more=False, blocked=bool(pending))
+            rows = [row for row, _ in claimed]
+            more = len(rows) >= self.batch_size or any(has_later for _, has_later in claimed)
             events = [
                 Event(
                     id=row.id,
@@ -108,14 +139,28 @@ class Relay:
             )
         for event in events:
             EVENTS_PUBLISHED.labels(self.service, event.name).inc()
-        return len(rows)
+        return Batch(len(rows), more=more, blocked=False)
 
     async def drain(self) -> int:
-        """Publish until nothing is pending; how many were published."""
+        """Publish until nothing this relay can take is pending; how many were published.
+
+        A short batch with nothing held back behind it ends the drain: asking once more,
+        to find nothing, was a third of a relay's transactions in a rush. Rows committed
+        meanwhile by this process wake the relay again; rows another relay holds (or holds
+        back: their aggregate's earlier event is in its batch) are asked for again shortly,
+        since that relay may not know of them.
+        """
         total = 0
-        while (count := await self.publish_pending()) > 0:
-            total += count
-        return total
+        pause = BLOCKED_PAUSE_SECONDS
+        while True:
+            batch = await self.publish_pending()
+            total += batch.published
+            if batch.more:
+                continue
+            if not batch.blocked or pause > self.poll_seconds:
+                return total
+            await asyncio.sleep(pause)
+            pause *= 2
 
     async def lag_seconds(self) -> float:
         """Age of the oldest unpublished event (0 when the outbox is drained)."""
