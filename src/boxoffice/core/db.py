@@ -340,6 +340,20 @@ class Database:
         async with self._readers() as session:
             yield session
 
+    @contextlib.asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[AsyncSession]:
+        """A session for one write that is atomic on its own (an UPDATE … RETURNING that claims
+        a row, say). On PostgreSQL it runs in autocommit: one round trip instead of BEGIN, the
+        statement and COMMIT, and committed the moment it ran. On SQLite it is a transaction,
+        committed when the block ends. Put one statement in it, never two that belong
+        together."""
+        if self.is_sqlite:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+        else:
+            async with self._readers() as session:
+                yield session
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

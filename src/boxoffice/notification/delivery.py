@@ -106,12 +106,13 @@ class Deliverer:
     async def deliver(self, notification_id: uuid.UUID) -> None:
         """One attempt at one notification, unless another worker claimed it first."""
         now = utcnow()
-        async with self.db.sessionmaker() as session, session.begin():
-            repo = NotificationRepository(session)
+        # The claim and, below, the record of a sent e-mail are one statement each: no
+        # BEGIN and COMMIT around them (four round trips fewer for every e-mail).
+        async with self.db.one_statement() as session:
             until = now + dt.timedelta(seconds=self.settings.claim_seconds)
-            notification = await repo.claim(notification_id, now, until)
-            if notification is None:
-                return
+            notification = await NotificationRepository(session).claim(notification_id, now, until)
+        if notification is None:
+            return
         # The claim is committed before the server is contacted: while this attempt runs, no
         # other worker picks the same e-mail, and no database transaction waits on SMTP.
         try:
@@ -150,7 +151,7 @@ class Deliverer:
             reraise=True,
         ):
             with attempt:
-                async with self.db.sessionmaker() as session, session.begin():
+                async with self.db.one_statement() as session:
                     await NotificationRepository(session).mark_sent(notification_id, utcnow())
 
     async def _retry_later(self, notification_id: uuid.UUID, attempts: int, error: str) -> None:
