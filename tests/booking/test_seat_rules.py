@@ -5,10 +5,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from boxoffice.booking.seat_rules import best_seats, blocks_of, free_runs, rows_of, stranded_seats
+from boxoffice.booking.seat_rules import (
+    best_blocks_in,
+    best_seats,
+    blocks_of,
+    free_runs,
+    row_blocks,
+    rows_of,
+    stranded_seats,
+)
 
 
 @dataclass(frozen=True)
@@ -196,3 +204,46 @@ def test_the_search_that_stops_early_picks_what_the_full_search_picks(
     hall = layout(rows=rows, per_row=per_row, aisles_after=(aisle,) if aisle else ())
     taken = {s.id for i, s in enumerate(hall) if taken_bits >> (i % 63) & 1}
     assert best_seats(hall, taken, count) == slow_best_seats(hall, taken, count)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.sampled_from(["A", "AB", "ABC", "ABCD", "ABCDEFG"]),
+    per_row=st.integers(min_value=1, max_value=9),
+    taken_bits=st.integers(min_value=0, max_value=2**63 - 1),
+    count=st.integers(min_value=1, max_value=4),
+    aisle=st.integers(min_value=0, max_value=8),
+    limit=st.integers(min_value=1, max_value=12),
+)
+# An empty middle row of 7 holds two blocks of 3, but once the best (its centre) is chosen
+# there is room for no second one there: the rows beyond must be read too.
+@example(rows="ABC", per_row=7, taken_bits=0, count=3, aisle=0, limit=2)
+def test_the_next_best_blocks_start_with_the_best_and_share_no_seat(
+    rows, per_row, taken_bits, count, aisle, limit
+):
+    """What a best-seats hold picks from after losing its block: the best first, then others,
+    each `count` free seats side by side in one block, none twice, and as many as fit (up to
+    `limit`) once the best is taken out, the first `limit` a greedy pass over every window
+    would find among the rows it read."""
+    hall = layout(rows=rows, per_row=per_row, aisles_after=(aisle,) if aisle else ())
+    taken = {s.id for i, s in enumerate(hall) if taken_bits >> (i % 63) & 1}
+    blocks = best_blocks_in(row_blocks(hall), taken, count, limit)
+    assert (blocks[0] if blocks else []) == slow_best_seats(hall, taken, count)
+    assert len(blocks) <= limit
+    seats = [s.id for block in blocks for s in block]
+    assert len(seats) == len(set(seats)) and not set(seats) & taken
+    cut = {r: blocks_of(row) for r, row in rows_of(hall).items()}
+    for block in blocks:
+        assert len(block) == count
+        assert any(
+            [s.id for s in block] == [s.id for s in part[i : i + count]]
+            for part in cut[block[0].seat_row]
+            for i in range(len(part))
+        ), "side by side within one block"
+    if len(blocks) < limit:
+        # fewer than asked only when no other free window is left beside those chosen
+        left = taken | set(seats)
+        runs = [
+            r for row in rows_of(hall).values() for b in blocks_of(row) for r in free_runs(b, left)
+        ]
+        assert all(len(r) < count for r in runs)

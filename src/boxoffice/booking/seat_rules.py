@@ -143,11 +143,48 @@ def best_seats_in(
 def best_blocks_in(
     rows: Sequence[Sequence[Sequence[S]]], taken: Collection[uuid.UUID], count: int, limit: int
 ) -> list[list[S]]:
-    """Up to `limit` blocks of `count` adjacent free seats, none sharing a seat, best first:
-    the best, then the best of what it leaves, and so on."""
-    blocks: list[list[S]] = []
-    taken = set(taken)
-    while len(blocks) < limit and (block := best_seats_in(rows, taken, count)):
-        blocks.append(block)
-        taken.update(seat.id for seat in block)
-    return blocks
+    """Up to `limit` blocks of `count` adjacent free seats, none sharing a seat, best first as
+    `best_seats_in` ranks a block on its own (its strands counted against `taken` only). Rows
+    are read from the middle outwards until those read hold `limit` blocks (and the rest of
+    their distance), so a big hall costs a row or two, as for one block."""
+    if count < 1 or limit < 1 or not rows:
+        return []
+    middle_row = (len(rows) - 1) / 2
+    order = sorted(range(len(rows)), key=lambda i: (abs(i - middle_row), i))
+    ranked: list[tuple[tuple[int, float, float, int, int], list[S]]] = []
+    room = 0  # how many blocks the runs read so far surely give
+    clean = False  # whether one of them strands no seat (else any further row may)
+    for position, row_index in enumerate(order):
+        distance = abs(row_index - middle_row)
+        if clean and room >= limit and distance > abs(order[position - 1] - middle_row):
+            break
+        blocks = rows[row_index]
+        if not blocks:
+            continue
+        row_centre = (blocks[0][0].seat_number + blocks[-1][-1].seat_number) / 2
+        for block in blocks:
+            for run in free_runs(block, taken):
+                spare = len(run) - count
+                if spare >= 0:
+                    # However the ranking picks in this run, each pick spoils at most
+                    # 2 × count - 1 of its windows: at least this many fit.
+                    room += -(-(spare + 1) // (2 * count - 1))
+                for start in range(spare + 1):
+                    window = run[start : start + count]
+                    strands = spare != 1 and 1 in (start, spare - start)
+                    centre = (window[0].seat_number + window[-1].seat_number) / 2
+                    clean = clean or not strands
+                    left = window[0].seat_number
+                    score = (int(strands), distance, abs(centre - row_centre), row_index, left)
+                    ranked.append((score, window))
+    ranked.sort(key=lambda scored: scored[0])
+    chosen: list[list[S]] = []
+    used: set[uuid.UUID] = set()
+    for _, window in ranked:
+        if len(chosen) == limit:
+            break
+        if any(seat.id in used for seat in window):
+            continue
+        chosen.append(window)
+        used.update(seat.id for seat in window)
+    return chosen

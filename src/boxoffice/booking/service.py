@@ -250,10 +250,13 @@ class BookingService:
             # just lost, should the board's change log not have shown it yet.
             taken = await self.seats.unavailable_to(user, layout, showtime.id) | lost
             spread = BEST_HOLD_SPREAD[min(attempt, len(BEST_HOLD_SPREAD) - 1)]
-            blocks = best_blocks_in(layout.blocks, taken, body.count, spread)
-            if not blocks:
+            if spread == 1:
+                chosen = best_seats_in(layout.blocks, taken, body.count)
+            else:
+                blocks = best_blocks_in(layout.blocks, taken, body.count, spread)
+                chosen = random.choice(blocks) if blocks else []
+            if not chosen:
                 break
-            chosen = blocks[0] if spread == 1 else random.choice(blocks)
             try:
                 seat_ids = [seat.id for seat in chosen]
                 return await self._claim(user, showtime.id, chosen, seat_ids, cap, now)
