@@ -81,6 +81,14 @@ def test_the_seat_map_endpoint_answers_malformed_bodies_with_400(admin: Visitor)
         )
         assert answer.status_code == 400, (body[:20], answer.text)
         assert answer.json()["error_type"] == "ValidationError"
+    best = f"/showtimes/{show['id']}/seats/hold-best"
+    for body in (b"not json", b'{"count": "2"}', b'{"count": 0}', b'{"count": 101}',
+                 b'{"count": true}', b'{"count": 1.5}', b"{}", b"[2]"):  # fmt: skip
+        answer = admin.http.post(
+            best, content=body, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert answer.status_code == 400, (body[:20], answer.text)
+        assert answer.json()["error_type"] == "ValidationError"
 
 
 def test_the_admin_forms_answer_a_non_number_with_400(admin: Visitor):

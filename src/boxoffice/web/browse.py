@@ -169,10 +169,29 @@ async def seat_map(request: Request, showtime_id: uuid.UUID) -> Response:
     )
 
 
+def _seat_request(action: str, body: Any) -> dict[str, Any]:
+    """What the seat map sends for `action`, checked: seat ids to hold or release, or how many
+    of the best seats to hold (`hold-best`)."""
+    if action == "hold-best":
+        count = body.get("count") if isinstance(body, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= _MAX_SEATS:
+            raise BadInput(f"count must be a whole number from 1 to {_MAX_SEATS}.")
+        return {"count": count}
+    seat_ids = body.get("seat_ids") if isinstance(body, dict) else None
+    if (
+        not isinstance(seat_ids, list)
+        or len(seat_ids) > _MAX_SEATS
+        or not all(isinstance(s, str) for s in seat_ids)
+    ):
+        raise BadInput("seat_ids must be a list of seat ids.")
+    return {"seat_ids": seat_ids}
+
+
 @router.post("/showtimes/{showtime_id}/seats/{action}")
 async def hold_or_release(request: Request, showtime_id: uuid.UUID, action: str) -> Response:
-    """What the seat map's script calls on every click: hold or release through the API."""
-    if action not in ("hold", "release"):
+    """What the seat map's script calls on every click (hold or release) and for its "Best
+    seats" button (hold-best: the API picks and holds in one step), through the API."""
+    if action not in ("hold", "release", "hold-best"):
         return JSONResponse(error_body(404, "NotFoundError", "Unknown action"), status_code=404)
     tok = token(request)
     if not tok:
@@ -183,19 +202,13 @@ async def hold_or_release(request: Request, showtime_id: uuid.UUID, action: str)
         body = json.loads(await request.body())
     except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
         raise BadInput('The body must be JSON: {"seat_ids": [...]}') from exc
-    seat_ids = body.get("seat_ids") if isinstance(body, dict) else None
-    if (
-        not isinstance(seat_ids, list)
-        or len(seat_ids) > _MAX_SEATS
-        or not all(isinstance(s, str) for s in seat_ids)
-    ):
-        raise BadInput("seat_ids must be a list of seat ids.")
+    wanted = _seat_request(action, body)
     try:
         result = await gateway(request).call(
             "POST",
             f"/api/bookings/seats/{action}",
             tok,
-            json={"showtime_id": str(showtime_id), "seat_ids": seat_ids},
+            json={"showtime_id": str(showtime_id), **wanted},
         )
     except ApiError as exc:
         # `seat_ids` only when someone else has the seats: the page then greys them out; any

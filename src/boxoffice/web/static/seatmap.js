@@ -176,7 +176,7 @@
 
   // --- Holding and releasing ---------------------------------------------------------------
 
-  async function send(action, seatIds) {
+  async function send(action, seatIds, payload = { seat_ids: seatIds }) {
     try {
       const response = await fetch(`/showtimes/${showtime}/seats/${action}`, {
         method: "POST",
@@ -185,7 +185,7 @@
           Accept: "application/json",
           "X-CSRF-Token": csrf ? csrf.content : "",
         },
-        body: JSON.stringify({ seat_ids: seatIds }),
+        body: JSON.stringify(payload),
       });
       let body = {};
       try { body = await response.json(); } catch (e) { /* an empty answer is fine */ }
@@ -195,18 +195,24 @@
     }
   }
 
+  // Seats the server now holds for this visitor, until the answer's expiry.
+  function markHeld(seatIds, answer) {
+    const ttl = answer.expires_at ? Number(answer.hold_ttl_seconds) * 1000 : 0;
+    seatIds.forEach((id) => {
+      mine.add(id);
+      heldAt.set(id, Date.now());
+      if (ttl) expiry.set(id, Date.now() + ttl);
+      feedStatus.delete(id);
+      show(byId.get(id), "mine");
+    });
+  }
+
   async function change(action, seatIds) {
     seatIds.forEach((id) => pending.add(id));
     const result = await send(action, seatIds);
     seatIds.forEach((id) => pending.delete(id));
     if (result.ok && action === "hold") {
-      const ttl = result.body.expires_at ? Number(result.body.hold_ttl_seconds) * 1000 : 0;
-      seatIds.forEach((id) => {
-        mine.add(id);
-        heldAt.set(id, Date.now());
-        if (ttl) expiry.set(id, Date.now() + ttl);
-        show(byId.get(id), "mine");
-      });
+      markHeld(seatIds, result.body);
       message.textContent = "";
     } else if (result.ok) {
       seatIds.forEach((id) => {
@@ -271,19 +277,21 @@
     try {
       // Your current picks are let go first, so the best block may use them too.
       if (mine.size) await change("release", Array.from(mine));
-      const response = await fetch(
-        `/api/bookings/showtimes/${showtime}/best-seats?count=${count}`,
-        { headers: { Accept: "application/json" } });
-      const body = response.ok ? await response.json() : { seat_ids: [] };
-      const ids = (body.seat_ids || []).map(String).filter((id) => byId.has(id));
+      // One request: the server picks the best block and holds it, or the next best should
+      // someone take that one first (in a rush, a suggestion could be gone by the hold).
+      const result = await send("hold-best", [], { count });
+      const ids = result.ok ? (result.body.seat_ids || []).map(String).filter((id) => byId.has(id)) : [];
       if (!ids.length) {
-        message.textContent = `No ${count} seats side by side are free.`;
+        message.textContent = result.status === 409 && result.body.detail
+          ? `${result.body.detail}.`
+          : (result.body.detail || "Best seats could not be found: try again.");
         return;
       }
-      if (await change("hold", ids)) {
-        message.textContent = `Holding the best ${count}: ${ids.map((id) => byId.get(id).dataset.seat).join(", ")}.`;
-        focusSeat(byId.get(ids[0]), false);
-      }
+      markHeld(ids, result.body);
+      refresh();
+      tick();
+      message.textContent = `Holding the best ${count}: ${ids.map((id) => byId.get(id).dataset.seat).join(", ")}.`;
+      focusSeat(byId.get(ids[0]), false);
     } catch (e) {
       message.textContent = "Best seats could not be found: try again.";
     } finally {
