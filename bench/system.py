@@ -59,10 +59,25 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes outgoing connections' local ports from."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports (away from the well-known 800x)."""
+    """The first of `count` consecutive free ports, away from the well-known 800x and below
+    the ephemeral range: a port chosen free there could be any outgoing connection's (to
+    PostgreSQL, say) by the time it is bound, and some are bound much later (the ping)."""
+    low = 20000
+    high = _ephemeral_ports()[0] - count
+    if high - low < 1000:  # an unusual range: take what is there, as before
+        high = 60000 - count
     for _ in range(200):
-        first = random.randrange(20000, 60000 - count)
+        first = random.randrange(low, high)
         if all(port_is_free(first + i) for i in range(count)):
             return first
     raise RuntimeError("no block of free ports")

@@ -8,9 +8,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.system import free_ports  # one way to choose ports, for the bench and the tests
 from tests.conftest import (
     POSTGRES_URL,
     RABBITMQ_URL,
@@ -37,25 +36,6 @@ SMOKE = Path(
     or Path(__file__).parents[2].parent / "shared/contract/smoke.py"
 )
 SERVICES = ("auth", "movie", "booking", "payment", "notification")
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports (away from the well-known 800x)."""
-    for _ in range(200):
-        first = random.randrange(20000, 60000 - count)
-        if all(port_is_free(first + i) for i in range(count)):
-            return first
-    raise RuntimeError("no block of free ports")
 
 
 def client(base_url: str, source: str | None = None) -> httpx.Client:
