@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
 
 import pytest
+import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
+from boxoffice.booking.service import CODE_ALPHABET
 from boxoffice.notification.content import compose
-from boxoffice.notification.mail import build_message
+from boxoffice.notification.mail import build_message, qr_png
 from boxoffice.notification.models import Notification
 from tests.notification.conftest import booking_payload, parts, payment_payload
 
@@ -99,6 +105,31 @@ def test_confirmation_mail_has_text_html_and_the_qr_inline():
     assert message["Message-ID"] == f"<{note.id}@boxoffice.notification>"
     for fact in (*FACTS, "Galaxy Hall 1, Hanoi"):
         assert fact in body["plain"] and fact in body["html"]
+
+
+def read_qr(png: bytes) -> list[str]:
+    """What a scanner at the door reads from the image."""
+    return [code.text for code in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+
+
+def test_the_mailed_qr_code_reads_back_as_the_booking_code():
+    note = _notification("booking.confirmed", known_booking(), "booking_confirmed")
+    [qr] = parts(build_message(note, "t@boxoffice.example"))["images"]
+    assert read_qr(qr.get_content()) == ["BK7Q2M9X"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        st.text(CODE_ALPHABET, min_size=8, max_size=8).map(lambda s: "BK" + s),
+        # A code an admin wrote (notices keep up to 32 characters).
+        st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=32),
+    )
+)
+def test_every_code_reads_back_with_the_fixed_mask(code):
+    # The mask is fixed instead of the best of eight (mail.QR_MASK): no code may come out
+    # unreadable for it.
+    assert read_qr(qr_png(code)) == [code]
 
 
 def test_other_mails_carry_no_ticket_and_escape_what_they_quote():
