@@ -90,8 +90,14 @@ def check_scenarios(reports: dict[str, Any], database: str) -> None:
 
     (funnel,) = reports["funnel"]["result"]["runs"]
     assert funnel["funnels_paid"] >= 1 and funnel["status_5xx"] == 0
-    assert set(funnel["payment_to_confirmed_ms"]) == LATENCY
-    assert set(funnel["payment_to_notification_ms"]) == LATENCY
+    # Every paid customer's confirmation and notice was timed, on the services' clocks (what
+    # the targets judge) and as the customer's polls saw them; a saga does not finish before
+    # the payment that starts it.
+    assert funnel["untimed"] == 0 and funnel["never_confirmed"] == funnel["never_notified"] == 0
+    for measure in ("payment_to_confirmed", "payment_to_notification"):
+        for figure in (funnel[f"{measure}_ms"], funnel[f"{measure}_observed_ms"]):
+            assert set(figure) == LATENCY and figure["p50"] is not None
+        assert funnel[f"{measure}_ms"]["max"] >= 0
 
     live = reports["live"]["result"]
     assert live["connected"] == live["listeners"] == 20 and live["status_5xx"] == 0
