@@ -4,12 +4,14 @@ sees those seats taken at once."""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.journey import sign_up
+from tests.qr import read_qr
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +64,9 @@ def test_customer_picks_seats_books_pays_and_gets_a_ticket(site: str, browser: B
     # by itself, with no reload.
     expect(alice.locator("[data-testid=booking-status]")).to_have_text("confirmed", timeout=15000)
     expect(alice.locator("[data-testid=qr]")).to_be_visible()
+    # What the scanner at the door reads from the ticket is the booking's code.
+    qr = alice.locator("[data-testid=qr]").get_attribute("src") or ""
+    assert read_qr(base64.b64decode(qr.removeprefix("data:image/png;base64,"))) == [code]
 
     # The ticket is in "My tickets", and the seats read as sold to everyone else.
     alice.goto(f"{site}/bookings")

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import uuid
 
 import pytest
-import zxingcpp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 from boxoffice.booking.service import CODE_ALPHABET
 from boxoffice.notification.content import compose
 from boxoffice.notification.mail import build_message, qr_png
 from boxoffice.notification.models import Notification
 from tests.notification.conftest import booking_payload, parts, payment_payload
+from tests.qr import read_qr
 
 ALICE = uuid.uuid4()
 FACTS = ("BK7Q2M9X", "Dune: Part Two", "Galaxy Hall 1", "Fri 20 Mar 2026 at 19:30", "C5, C6")
@@ -105,11 +103,6 @@ def test_confirmation_mail_has_text_html_and_the_qr_inline():
     assert message["Message-ID"] == f"<{note.id}@boxoffice.notification>"
     for fact in (*FACTS, "Galaxy Hall 1, Hanoi"):
         assert fact in body["plain"] and fact in body["html"]
-
-
-def read_qr(png: bytes) -> list[str]:
-    """What a scanner at the door reads from the image."""
-    return [code.text for code in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
 
 
 def test_the_mailed_qr_code_reads_back_as_the_booking_code():
