@@ -54,8 +54,8 @@ APP_FACTORY_ENV = "BOXOFFICE_APP_FACTORY"
 # instead of 700. A request allocates hundreds of short-lived objects, nearly all freed by
 # reference counting, so most collections found little and cost time all the same: 3-6 % of a
 # worker's CPU in a flash sale (measured with gc.callbacks). With this, and the objects built at
-# startup frozen out of later collections, a sale cost 2-8 % less CPU in two before/after pairs
-# (bench/README.md).
+# startup frozen out of later collections, a sale cost 1-15 % less CPU (median 6 %) in eight
+# before/after comparisons, and the largest process was 10 MB smaller (bench/README.md).
 GC_THRESHOLDS = (20_000, 20, 50)
 
 # Wide enough for the URLs in the tables when the output is a file or a pipe.
