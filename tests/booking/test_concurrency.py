@@ -166,7 +166,7 @@ async def test_losing_every_hold_mid_race_still_sells_each_seat_once(api, make_s
 
 
 async def test_losing_the_insert_race_undoes_only_the_insert(api, make_show, customer):
-    """The index refusing a booking undoes its insert alone (a savepoint): the expirations
+    """The index refusing a booking undoes its insert alone: the expirations
     done before it, with their events, and whatever else the transaction did are kept."""
     show = await make_show(api)
     ctx = booking_ctx(api)

@@ -27,7 +27,6 @@ import uuid
 from decimal import Decimal
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.booking import sales
@@ -342,9 +341,9 @@ class BookingService:
     ) -> Booking:
         """Take the customer's lock and count their unpaid seats once, before any seat is
         touched (a customer at the cap claims nothing); claim the seats on the board; insert
-        the booking in a savepoint, so that losing the race to the index undoes only the
-        insert and nothing the caller's transaction did before; then name the seats someone
-        else has."""
+        the booking, in which the live-seat index decides. Losing that race undoes only the
+        insert (`BookingRepository.insert`), nothing the caller's transaction did before;
+        the seats someone else has are then named."""
         wanted = [s.id for s in chosen]
         await self._expire_overdue(showtime.id, wanted)
         await self.bookings.lock_customer(user.user_id)
@@ -354,18 +353,15 @@ class BookingService:
             held = await self.seats.claim(user, showtime.id, chosen)
             acquired = held.acquired if held is not None else ()
         booking = self._new_booking(user, showtime, chosen, utcnow())
-        try:
-            async with self.bookings.session.begin_nested():
-                await self.bookings.insert(booking)
-        except IntegrityError:
+        if await self.bookings.insert(booking):
             await self.seats.release_quietly(showtime.id, acquired, user)
             live = await self.bookings.live_seats(showtime.id, utcnow(), wanted)
             sold = [s for s in live if not s.overdue]
             if sold:
-                raise taken_error(sold) from None
+                raise taken_error(sold)
             # Only a booking that ran out since `_expire_overdue` looked is left: rare, and
             # the customer's next try finds its seats free.
-            raise Conflict("The booking could not be saved; please try again") from None
+            raise Conflict("The booking could not be saved; please try again")
         return booking
 
     async def _expire_overdue(self, showtime_id: uuid.UUID, wanted: list[uuid.UUID]) -> None:
