@@ -10,7 +10,7 @@ import uuid
 from prometheus_client import REGISTRY
 
 from boxoffice.notification.models import Notification
-from tests.conftest import scrape
+from tests.conftest import bearer, scrape
 from tests.notification.conftest import (
     booking_payload,
     eventually,
@@ -115,6 +115,42 @@ async def test_confirmation_before_payment_event_still_gives_one_notice(system, 
         await eventually(lambda: consumed("payment.completed") > before)
         assert [n["type"] for n in await notices(api, token)] == ["booking.confirmed"]
         assert len(smtp.to(ALICE_MAIL)) == 1
+
+
+async def test_an_admins_notice_about_a_booking_does_not_swallow_its_e_ticket(
+    system, smtp, token_for
+):
+    """A notice an admin writes may carry any type and name a booking; it is not the
+    purchase notice, so the booking's own events still make theirs, with the e-ticket."""
+    smtp.start()
+    alice = uuid.uuid4()
+    booking_id = uuid.uuid4()
+    async with system() as api:
+        sent = await api.post(
+            "/api/notifications/send",
+            json={
+                "user_id": str(alice),
+                "type": "booking.confirmed",
+                "subject": "About your booking",
+                "message": "The hall changed; your seats did not.",
+                "booking_id": str(booking_id),
+            },
+            headers=bearer(token_for("admin")),
+        )
+        assert sent.status_code == 201, sent.text
+        await publish(
+            api,
+            make_event(
+                "payment.completed", payment_payload(alice, ALICE_MAIL, booking_id=booking_id)
+            ),
+            make_event(
+                "booking.confirmed", booking_payload(alice, ALICE_MAIL, booking_id=booking_id)
+            ),
+        )
+        mail = await eventually(lambda: smtp.to(ALICE_MAIL))
+        assert len(parts(mail[0])["images"]) == 1  # the e-ticket's QR code
+        subjects = sorted(n["subject"] for n in await notices(api, token_for(user_id=alice)))
+        assert len(subjects) == 2 and "About your booking" in subjects
 
 
 async def test_redelivered_event_gives_no_second_notice_or_email(system, smtp, token_for):

@@ -23,6 +23,13 @@ SENT = "sent"
 FAILED = "failed"
 DELIVERY_STATUSES = (PENDING, SENT, FAILED)
 
+# The two facts of one successful purchase; a customer sees them as one notice, the
+# confirmation's once it has come.
+PAID_PAIR = ("payment.completed", "booking.confirmed")
+# A booking's purchase notice: the one notice of the pair's events, kept one per booking by the
+# unique index below. A notice an admin writes (no event) is never one, whatever its type.
+PAID_NOTICE = "type IN ('payment.completed', 'booking.confirmed') AND event_id IS NOT NULL"
+
 
 class Notification(Base):
     """One notice to one user: shown in the app, and (when it has a recipient) e-mailed."""
@@ -31,6 +38,13 @@ class Notification(Base):
     __table_args__ = (
         sa.Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
         sa.Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+        sa.Index(
+            "uq_notifications_paid_notice_booking_id",
+            "booking_id",
+            unique=True,
+            postgresql_where=sa.text(PAID_NOTICE),
+            sqlite_where=sa.text(PAID_NOTICE),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)

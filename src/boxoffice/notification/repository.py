@@ -11,10 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from boxoffice.core.db import lock_key
 from boxoffice.core.repository import RepositoryBase
 from boxoffice.notification.models import (
     FAILED,
+    PAID_NOTICE,
+    PAID_PAIR,
     PENDING,
     SENT,
     BookingDetails,
@@ -147,17 +148,46 @@ class NotificationRepository(RepositoryBase[Notification]):
         )
         return rows.all()
 
-    async def lock_booking(self, booking_id: uuid.UUID) -> None:
-        """Make the events of one booking that share a notice take turns until commit."""
-        await lock_key(self.session, booking_id)
+    async def write_paid_notice(self, values: dict[str, Any]) -> uuid.UUID | None:
+        """Insert a booking's purchase notice (`values` names every column), or, for the
+        confirmation, turn the payment's notice into the confirmation's; the id written, or
+        None when nothing was (the confirmation's notice is there already, or the event is a
+        repeat).
 
-    async def paid_notice_for(
-        self, booking_id: uuid.UUID, types: Sequence[str]
-    ) -> Notification | None:
-        """The booking's notice of a successful purchase, if one exists already."""
-        return await self.one_or_none(
-            self.select().where(Notification.booking_id == booking_id, Notification.type.in_(types))
-        )
+        One statement in which the partial unique index decides: the pair's two events may
+        be handled at the same moment (two consumers, or two batches), and whichever commits
+        second meets the first's row in the index, not a read made before it committed.
+        Which of the two it was, the caller tells by the returned row's event id."""
+        statement = _dialect(self.session).insert(Notification).values(**values)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=[Notification.booking_id],
+            index_where=sa.text(PAID_NOTICE),
+            set_={column: excluded[column] for column in _PROMOTED},
+            where=sa.and_(Notification.type == PAID_PAIR[0], excluded.type == PAID_PAIR[1]),
+        ).returning(Notification.event_id)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+
+# What the confirmation's notice takes over from the payment's: everything it says and its
+# delivery (its e-mail carries the e-ticket); the row's id, owner, event and age stay.
+_PROMOTED = (
+    "type",
+    "subject",
+    "message",
+    "context",
+    "email",
+    "status",
+    "sent_at",
+    "next_attempt_at",
+    "attempts",
+)
+
+
+def _dialect(session: Any) -> Any:
+    """The insert with ON CONFLICT of the session's database."""
+    bind = session.bind
+    return postgresql if bind is not None and bind.dialect.name == "postgresql" else sqlite
 
 
 class BookingDetailsRepository(RepositoryBase[BookingDetails]):
@@ -176,8 +206,6 @@ class BookingDetailsRepository(RepositoryBase[BookingDetails]):
         now: dt.datetime,
     ) -> None:
         """Insert or refresh a booking's details (two events may race; the last one wins)."""
-        bind = self.session.bind
-        module = postgresql if bind is not None and bind.dialect.name == "postgresql" else sqlite
         values = {
             "booking_id": booking_id,
             "booking_code": booking_code,
@@ -185,7 +213,7 @@ class BookingDetailsRepository(RepositoryBase[BookingDetails]):
             "details": details,
             "updated_at": now,
         }
-        statement = module.insert(BookingDetails).values(**values)
+        statement = _dialect(self.session).insert(BookingDetails).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=[BookingDetails.booking_id],
             set_={k: statement.excluded[k] for k in values if k != "booking_id"},
