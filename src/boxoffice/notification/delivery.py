@@ -32,7 +32,6 @@ from boxoffice.notification.mail import (
     build_message,
 )
 from boxoffice.notification.metrics import NOTIFICATIONS
-from boxoffice.notification.models import Notification
 from boxoffice.notification.repository import NotificationRepository
 
 log = structlog.get_logger("boxoffice.notification.delivery")
@@ -95,45 +94,27 @@ class Deliverer:
         self.settings = settings
 
     async def deliver_due(self) -> int:
-        """One pass: claim the due e-mails one at a time, oldest first, and try each, up to
-        `batch_size`; returns how many were claimed."""
-        claimed = 0
-        while claimed < self.settings.batch_size:
-            now = utcnow()
-            # One statement finds and claims the next one (see `claim_next_due`): a pass used
-            # to read the due ids first, and two workers that read the same ids then both
-            # tried to claim each (1.7 claims per e-mail in a flash sale).
-            async with self.db.one_statement() as session:
-                notification = await NotificationRepository(session).claim_next_due(
-                    now, self._lease_end(now)
-                )
-            if notification is None:
-                break
-            claimed += 1
-            await self._attempt(notification)
-        return claimed
+        """One pass: try every notification that is due; returns how many were due."""
+        async with self.db.reading() as session:
+            due = await NotificationRepository(session).due_for_delivery(
+                utcnow(), self.settings.batch_size
+            )
+        for notification_id in due:
+            await self.deliver(notification_id)
+        return len(due)
 
     async def deliver(self, notification_id: uuid.UUID) -> None:
         """One attempt at one notification, unless another worker claimed it first."""
         now = utcnow()
+        # The claim and, below, the record of a sent e-mail are one statement each: no
+        # BEGIN and COMMIT around them (four round trips fewer for every e-mail).
         async with self.db.one_statement() as session:
-            notification = await NotificationRepository(session).claim(
-                notification_id, now, self._lease_end(now)
-            )
-        if notification is not None:
-            await self._attempt(notification)
-
-    def _lease_end(self, now: dt.datetime) -> dt.datetime:
-        return now + dt.timedelta(seconds=self.settings.claim_seconds)
-
-    async def _attempt(self, notification: Notification) -> None:
-        """Send a claimed e-mail and record the outcome.
-
-        The claim and, below, the record of a sent e-mail are one statement each, with no
-        BEGIN and COMMIT around them; the claim is committed before the server is contacted:
-        while this attempt runs, no other worker picks the same e-mail, and no database
-        transaction waits on SMTP."""
-        notification_id = notification.id
+            until = now + dt.timedelta(seconds=self.settings.claim_seconds)
+            notification = await NotificationRepository(session).claim(notification_id, now, until)
+        if notification is None:
+            return
+        # The claim is committed before the server is contacted: while this attempt runs, no
+        # other worker picks the same e-mail, and no database transaction waits on SMTP.
         try:
             await self.transport.send(build_message(notification, self.sender))
         except PermanentMailError as exc:

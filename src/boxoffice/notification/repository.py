@@ -71,6 +71,15 @@ class NotificationRepository(RepositoryBase[Notification]):
 
     # Delivery
 
+    async def due_for_delivery(self, now: dt.datetime, limit: int) -> list[uuid.UUID]:
+        rows = await self.session.scalars(
+            sa.select(Notification.id)
+            .where(Notification.status == PENDING, Notification.next_attempt_at <= now)
+            .order_by(Notification.next_attempt_at)
+            .limit(limit)
+        )
+        return list(rows.all())
+
     async def next_due_at(self) -> dt.datetime | None:
         return await self.session.scalar(
             sa.select(sa.func.min(Notification.next_attempt_at)).where(
@@ -90,34 +99,6 @@ class NotificationRepository(RepositoryBase[Notification]):
             sa.update(Notification)
             .where(
                 Notification.id == notification_id,
-                Notification.status == PENDING,
-                Notification.next_attempt_at <= now,
-            )
-            .values(next_attempt_at=until, attempts=Notification.attempts + 1)
-            .returning(Notification)
-            .execution_options(synchronize_session=False)
-        )
-        return result.one_or_none()
-
-    async def claim_next_due(self, now: dt.datetime, until: dt.datetime) -> Notification | None:
-        """Take the e-mail due longest for an attempt (as `claim` does), or None when none is
-        due (or every due one is being claimed by another worker at this instant).
-
-        One statement: the subquery picks the row and locks it, skipping rows another
-        worker's claim has locked (on SQLite, whose one writer claims alone, there is no
-        FOR UPDATE and none is needed); the UPDATE re-checks that it is still due."""
-        due = (
-            sa.select(Notification.id)
-            .where(Notification.status == PENDING, Notification.next_attempt_at <= now)
-            .order_by(Notification.next_attempt_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        result = await self.session.scalars(
-            sa.update(Notification)
-            .where(
-                Notification.id == due,
                 Notification.status == PENDING,
                 Notification.next_attempt_at <= now,
             )
