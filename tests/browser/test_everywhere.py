@@ -5,6 +5,7 @@ site's own API calls do not spend the visitor's general limit; core/ratelimit.py
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -252,14 +253,21 @@ def test_the_site_proof_never_lifts_the_booking_limit(limited_site: LimitedSite)
 
 def test_a_visitor_hammering_pages_is_limited_by_the_site(limited_site: LimitedSite):
     visitor = PageVisitor(limited_site.base, new_address())
+    started = time.monotonic()
+    refused_at = 0
     try:
-        refused_at = spend_until_refused(
-            lambda: visitor.get("/login"), 2 * limited_site.general + 20
-        )
-        refused = visitor.get("/login")
+        while True:
+            refused_at += 1
+            refused = visitor.get("/login")
+            if refused.status_code == 429 or refused_at > 2 * limited_site.general + 20:
+                break
     finally:
         visitor.close()
-    assert refused_at <= limited_site.general * 1.5 + 2, refused_at
-    assert refused.status_code == 429
+    assert refused.status_code == 429, refused_at
+    # The limit allows its burst plus what refills while the pages are asked for: a slow
+    # machine takes longer over them, so more refills. (A fixed bound failed there, as did
+    # asking again after the 429: a token had refilled by then.)
+    refilled = limited_site.general / 60 * (time.monotonic() - started)
+    assert refused_at <= limited_site.general + refilled + 2, (refused_at, refilled)
     assert refused.headers["content-type"].startswith("text/html")
     assert "Slow down a little" in refused.text
