@@ -158,15 +158,8 @@ class NotificationRepository(RepositoryBase[Notification]):
         be handled at the same moment (two consumers, or two batches), and whichever commits
         second meets the first's row in the index, not a read made before it committed.
         Which of the two it was, the caller tells by the returned row's event id."""
-        statement = _dialect(self.session).insert(Notification).values(**values)
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=[Notification.booking_id],
-            index_where=sa.text(PAID_NOTICE),
-            set_={column: excluded[column] for column in _PROMOTED},
-            where=sa.and_(Notification.type == PAID_PAIR[0], excluded.type == PAID_PAIR[1]),
-        ).returning(Notification.event_id)
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        statement = _UPSERTS[_dialect(self.session)].paid_notice
+        return (await self.session.execute(statement, values)).scalar_one_or_none()
 
 
 # What the confirmation's notice takes over from the payment's: everything it says and its
@@ -184,10 +177,40 @@ _PROMOTED = (
 )
 
 
-def _dialect(session: Any) -> Any:
-    """The insert with ON CONFLICT of the session's database."""
+def _dialect(session: Any) -> str:
+    """The session's database: "postgresql" or "sqlite"."""
     bind = session.bind
-    return postgresql if bind is not None and bind.dialect.name == "postgresql" else sqlite
+    return "postgresql" if bind is not None and bind.dialect.name == "postgresql" else "sqlite"
+
+
+class _Upserts:
+    """The service's two upserts for one database, built once: their values come as
+    parameters. Built per call they cost the notification service ~6 % of its CPU in a flash
+    sale (py-spy), building the statement and its cache key again for every event."""
+
+    def __init__(self, dialect: Any) -> None:
+        notifications = Notification.__table__
+        insert = dialect.insert(notifications)
+        excluded = insert.excluded
+        self.paid_notice = insert.on_conflict_do_update(
+            index_elements=[notifications.c.booking_id],
+            index_where=sa.text(PAID_NOTICE),
+            set_={column: excluded[column] for column in _PROMOTED},
+            where=sa.and_(notifications.c.type == PAID_PAIR[0], excluded.type == PAID_PAIR[1]),
+        ).returning(notifications.c.event_id)
+
+        details = BookingDetails.__table__
+        insert = dialect.insert(details)
+        self.booking_details = insert.on_conflict_do_update(
+            index_elements=[details.c.booking_id],
+            set_={k: insert.excluded[k] for k in _DETAILS if k != "booking_id"},
+        )
+
+
+# The columns of a booking's details, all of them set by every upsert.
+_DETAILS = ("booking_id", "booking_code", "user_id", "details", "updated_at")
+
+_UPSERTS = {"postgresql": _Upserts(postgresql), "sqlite": _Upserts(sqlite)}
 
 
 class BookingDetailsRepository(RepositoryBase[BookingDetails]):
@@ -213,9 +236,4 @@ class BookingDetailsRepository(RepositoryBase[BookingDetails]):
             "details": details,
             "updated_at": now,
         }
-        statement = _dialect(self.session).insert(BookingDetails).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[BookingDetails.booking_id],
-            set_={k: statement.excluded[k] for k in values if k != "booking_id"},
-        )
-        await self.session.execute(statement)
+        await self.session.execute(_UPSERTS[_dialect(self.session)].booking_details, values)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -49,21 +49,31 @@ class _HandlerFailed(Exception):
         self.error = error
 
 
+def _claim_statement(insert: Callable[[Any], Any]) -> Any:
+    table = InboxEvent.__table__
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.event_id)
+    )
+
+
+# Built once, given the rows as parameters: SQLAlchemy sends them as one multi-row INSERT
+# ("insertmanyvalues") from its compiled cache. With the rows in the statement's VALUES it was
+# never cached, and compiled anew for every batch of every consumer (py-spy in a flash sale:
+# 4-6 % of the booking and notification services' CPU, with the booking's own insert).
+_CLAIM = {"postgresql": _claim_statement(pg_insert), "sqlite": _claim_statement(sqlite_insert)}
+
+
 async def claim_in_inbox(session: AsyncSession, events: Sequence[Event]) -> set[object]:
     """Insert the events' inbox rows; the ids inserted now (the others were handled before,
     or are being handled by a delivery committing beside this one)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    dialect = "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
     now = utcnow()
     rows = [
         {"event_id": e.id, "name": e.name, "source": e.source, "processed_at": now} for e in events
     ]
-    statement = (
-        insert(InboxEvent)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(InboxEvent.event_id)
-    )
-    return set((await session.scalars(statement)).all())
+    return set((await session.execute(_CLAIM[dialect], rows)).scalars().all())
 
 
 class Batcher:
