@@ -4,6 +4,7 @@ and its seats). It runs on the caller's session and never commits."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -153,6 +154,48 @@ class PaidBooking:
     confirmed_at: dt.datetime
     seats: int
     revenue: Decimal
+
+
+@functools.lru_cache(maxsize=64)
+def _transition_statement(
+    from_statuses: tuple[str, ...],
+    columns: tuple[str, ...],
+    *,
+    unexpired: bool,
+    expired: bool,
+    payment_statuses: tuple[str, ...] | None,
+    checked_in: bool | None,
+    refund_approved: bool | None,
+) -> sa.Update:
+    """`BookingRepository.transition`'s guarded UPDATE, one per shape (a dozen in all), its
+    values as parameters: `booking_id`, `unexpired_at`, `expired_at` and `set_<column>`."""
+    query = sa.update(Booking).where(
+        Booking.id == sa.bindparam("booking_id", type_=Booking.id.type),
+        Booking.status.in_(from_statuses),
+    )
+    if unexpired:
+        query = query.where(Booking.expires_at > sa.bindparam("unexpired_at"))
+    if expired:
+        query = query.where(Booking.expires_at <= sa.bindparam("expired_at"))
+    if payment_statuses is not None:
+        query = query.where(Booking.payment_status.in_(payment_statuses))
+    if checked_in is not None:
+        column = Booking.checked_in_at
+        query = query.where(column.is_not(None) if checked_in else column.is_(None))
+    if refund_approved is not None:
+        column = Booking.refund_approved_at
+        query = query.where(column.is_not(None) if refund_approved else column.is_(None))
+    table = Booking.__table__
+    values = {key: sa.bindparam(f"set_{key}", type_=table.c[key].type) for key in columns}
+    return query.values(values).execution_options(synchronize_session=False)
+
+
+_SET_SEATS_STATUS = (
+    sa.update(BookingSeat)
+    .where(BookingSeat.booking_id == sa.bindparam("of_booking", type_=BookingSeat.booking_id.type))
+    .values(status=sa.bindparam("seat_status", type_=BookingSeat.status.type))
+    .execution_options(synchronize_session=False)
+)
 
 
 class BookingRepository(RepositoryBase[Booking]):
@@ -305,32 +348,27 @@ class BookingRepository(RepositoryBase[Booking]):
         confirm, two sweepers) exactly one sees its condition hold; the database row lock
         decides.
         """
-        query = sa.update(Booking).where(
-            Booking.id == booking_id, Booking.status.in_(list(from_statuses))
+        statement = _transition_statement(
+            tuple(from_statuses),
+            tuple(values),
+            unexpired=unexpired_at is not None,
+            expired=expired_at is not None,
+            payment_statuses=None if payment_statuses is None else tuple(payment_statuses),
+            checked_in=checked_in,
+            refund_approved=refund_approved,
         )
+        parameters = {f"set_{key}": value for key, value in values.items()}
+        parameters["booking_id"] = booking_id
         if unexpired_at is not None:
-            query = query.where(Booking.expires_at > unexpired_at)
+            parameters["unexpired_at"] = unexpired_at
         if expired_at is not None:
-            query = query.where(Booking.expires_at <= expired_at)
-        if payment_statuses is not None:
-            query = query.where(Booking.payment_status.in_(list(payment_statuses)))
-        if checked_in is not None:
-            column = Booking.checked_in_at
-            query = query.where(column.is_not(None) if checked_in else column.is_(None))
-        if refund_approved is not None:
-            column = Booking.refund_approved_at
-            query = query.where(column.is_not(None) if refund_approved else column.is_(None))
-        result = await self.session.execute(
-            query.values(**values).execution_options(synchronize_session=False)
-        )
+            parameters["expired_at"] = expired_at
+        result = await self.session.execute(statement, parameters)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def set_seats_status(self, booking_id: uuid.UUID, status: str) -> None:
         await self.session.execute(
-            sa.update(BookingSeat)
-            .where(BookingSeat.booking_id == booking_id)
-            .values(status=status)
-            .execution_options(synchronize_session=False)
+            _SET_SEATS_STATUS, {"of_booking": booking_id, "seat_status": status}
         )
 
     @staticmethod

@@ -16,7 +16,17 @@ from typing import Any
 
 import aiosqlite
 import structlog
-from sqlalchemy import MetaData, Numeric, String, event, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    MetaData,
+    Numeric,
+    String,
+    bindparam,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
@@ -229,6 +239,10 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
     event.listen(sync, "checkout", checkout)
 
 
+# Built once (every booking takes it): building a statement costs SQLAlchemy more than running it.
+_ADVISORY_XACT_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
 async def lock_key(session: AsyncSession, key: uuid.UUID) -> None:
     """Make the transactions that lock the same key take turns until each ends.
 
@@ -239,7 +253,7 @@ async def lock_key(session: AsyncSession, key: uuid.UUID) -> None:
     the outermost transaction, whose release commits."""
     if session.get_bind().dialect.name == "postgresql":
         number = int.from_bytes(key.bytes[:8], "big", signed=True)
-        await session.execute(select(func.pg_advisory_xact_lock(number)))
+        await session.execute(_ADVISORY_XACT_LOCK, {"key": number})
         return
     connection = await session.connection()
     raw = await connection.get_raw_connection()
