@@ -23,6 +23,40 @@ from boxoffice.notification.models import (
     Notification,
 )
 
+# The delivery loop's statements, one or more for every e-mail: built once, their values given
+# as parameters (building a statement costs SQLAlchemy more than running it).
+_ID = sa.bindparam("notification_id", type_=Notification.id.type)
+_NOW = sa.bindparam("now", type_=Notification.next_attempt_at.type)
+
+_DUE = (
+    sa.select(Notification.id)
+    .where(Notification.status == PENDING, Notification.next_attempt_at <= _NOW)
+    .order_by(Notification.next_attempt_at)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+
+# One conditional UPDATE is the lock: only one worker's statement matches the row, on SQLite
+# and PostgreSQL alike. Pushing next_attempt_at forward is the claim's lease. RETURNING hands
+# the row back in the same statement.
+_CLAIM = (
+    sa.update(Notification)
+    .where(Notification.id == _ID, Notification.status == PENDING)
+    .where(Notification.next_attempt_at <= _NOW)
+    .values(
+        next_attempt_at=sa.bindparam("until", type_=Notification.next_attempt_at.type),
+        attempts=Notification.attempts + 1,
+    )
+    .returning(Notification)
+    .execution_options(synchronize_session=False)
+)
+
+_MARK_SENT = (
+    sa.update(Notification)
+    .where(Notification.id == _ID, Notification.status == PENDING)
+    .values(status=SENT, sent_at=_NOW, next_attempt_at=None, last_error=None)
+    .execution_options(synchronize_session=False)
+)
+
 
 class NotificationRepository(RepositoryBase[Notification]):
     """Notifications (by id, by the event that made them, by owner), their delivery
@@ -72,12 +106,7 @@ class NotificationRepository(RepositoryBase[Notification]):
     # Delivery
 
     async def due_for_delivery(self, now: dt.datetime, limit: int) -> list[uuid.UUID]:
-        rows = await self.session.scalars(
-            sa.select(Notification.id)
-            .where(Notification.status == PENDING, Notification.next_attempt_at <= now)
-            .order_by(Notification.next_attempt_at)
-            .limit(limit)
-        )
+        rows = await self.session.scalars(_DUE, {"now": now, "limit": limit})
         return list(rows.all())
 
     async def next_due_at(self) -> dt.datetime | None:
@@ -91,29 +120,15 @@ class NotificationRepository(RepositoryBase[Notification]):
         self, notification_id: uuid.UUID, now: dt.datetime, until: dt.datetime
     ) -> Notification | None:
         """Take one due e-mail for an attempt: the notice as claimed, or None when another
-        worker took it first."""
-        # One conditional UPDATE is the lock: only one worker's statement matches the row, on
-        # SQLite and PostgreSQL alike. Pushing next_attempt_at forward is the claim's lease.
-        # RETURNING hands the row back in the same statement.
+        worker took it first (see `_CLAIM`)."""
         result = await self.session.scalars(
-            sa.update(Notification)
-            .where(
-                Notification.id == notification_id,
-                Notification.status == PENDING,
-                Notification.next_attempt_at <= now,
-            )
-            .values(next_attempt_at=until, attempts=Notification.attempts + 1)
-            .returning(Notification)
-            .execution_options(synchronize_session=False)
+            _CLAIM, {"notification_id": notification_id, "now": now, "until": until}
         )
         return result.one_or_none()
 
     async def mark_sent(self, notification_id: uuid.UUID, now: dt.datetime) -> bool:
         result = await self.session.execute(
-            sa.update(Notification)
-            .where(Notification.id == notification_id, Notification.status == PENDING)
-            .values(status=SENT, sent_at=now, next_attempt_at=None, last_error=None)
-            .execution_options(synchronize_session=False)
+            _MARK_SENT, {"notification_id": notification_id, "now": now}
         )
         return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
