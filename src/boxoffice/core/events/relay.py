@@ -17,7 +17,7 @@ import time
 from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from boxoffice.core.db import Database, utcnow
@@ -52,6 +52,15 @@ class Batch(NamedTuple):
 
 
 LAG_REPORT_SECONDS = 5.0
+
+# A published batch's rows marked, by position. Built once, as the claim is.
+_MARK_PUBLISHED = (
+    update(OutboxEvent)
+    .where(OutboxEvent.position.in_(bindparam("positions", expanding=True)))
+    .values(published_at=bindparam("at", type_=OutboxEvent.published_at.type))
+    # The claimed rows in the session are not read again: its transaction ends here.
+    .execution_options(synchronize_session=False)
+)
 
 
 class Relay:
@@ -133,9 +142,7 @@ class Relay:
             ]
             await self.bus.publish(events)
             await session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.position.in_([row.position for row in rows]))
-                .values(published_at=utcnow())
+                _MARK_PUBLISHED, {"positions": [row.position for row in rows], "at": utcnow()}
             )
         for event in events:
             EVENTS_PUBLISHED.labels(self.service, event.name).inc()
