@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,36 @@ _BY_KEY = (
     .limit(1)
     .execution_options(populate_existing=True)
 )
+
+
+@functools.lru_cache(maxsize=32)
+def _transition(
+    from_statuses: tuple[str, ...], columns: tuple[str, ...], *, returning: bool
+) -> Any:
+    """A guarded UPDATE of one payment, one per shape, its values as parameters: `payment_id`
+    and `set_<column>` (`updated_at` always)."""
+    table = Payment.__table__
+    values = {key: sa.bindparam(f"set_{key}", type_=table.c[key].type) for key in columns}
+    values["updated_at"] = sa.bindparam("set_updated_at", type_=table.c.updated_at.type)
+    statement = (
+        sa.update(Payment)
+        .where(
+            Payment.id == sa.bindparam("payment_id", type_=Payment.id.type),
+            Payment.status.in_(from_statuses),
+        )
+        .values(values)
+    )
+    if returning:
+        return statement.returning(Payment).execution_options(
+            synchronize_session=False, populate_existing=True
+        )
+    return statement.execution_options(synchronize_session=False)
+
+
+def _parameters(payment_id: uuid.UUID, values: dict[str, Any]) -> dict[str, Any]:
+    parameters = {f"set_{key}": value for key, value in values.items()}
+    parameters.update(payment_id=payment_id, set_updated_at=utcnow())
+    return parameters
 
 
 class PaymentRepository(RepositoryBase[Payment]):
@@ -64,13 +95,8 @@ class PaymentRepository(RepositoryBase[Payment]):
 
         The status test sits in the UPDATE itself, so of two racers exactly one wins.
         """
-        statement = (
-            sa.update(Payment)
-            .where(Payment.id == payment_id, Payment.status.in_(from_statuses))
-            .values(updated_at=utcnow(), **values)
-            .execution_options(synchronize_session=False)
-        )
-        result = await self.session.execute(statement)
+        statement = _transition(tuple(from_statuses), tuple(values), returning=False)
+        result = await self.session.execute(statement, _parameters(payment_id, values))
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def transition_returning(
@@ -78,14 +104,9 @@ class PaymentRepository(RepositoryBase[Payment]):
     ) -> Payment | None:
         """`transition`, answering with the moved payment (None when it was no longer in one
         of `from_statuses`): one statement instead of an update and a read."""
-        statement = (
-            sa.update(Payment)
-            .where(Payment.id == payment_id, Payment.status.in_(from_statuses))
-            .values(updated_at=utcnow(), **values)
-            .returning(Payment)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-        return (await self.session.scalars(statement)).one_or_none()
+        statement = _transition(tuple(from_statuses), tuple(values), returning=True)
+        result = await self.session.scalars(statement, _parameters(payment_id, values))
+        return result.one_or_none()
 
     async def page(
         self,
