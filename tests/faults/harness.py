@@ -106,7 +106,7 @@ def conclude(
         expected=known_bug,
     )
     # What this fault left behind is not the next one's to answer for.
-    cinema.known_problems |= set(findings.problems) | set(findings.resent)
+    cinema.known_problems |= set(findings.problems) | set(findings.resent) | set(findings.unheard)
     bound = profile.recovery_bound
     passed = (
         recovery.paid_at is not None
@@ -127,6 +127,7 @@ def conclude(
         "problems": list(findings.problems.values())[:20],
         "problems_left_by_earlier_faults": findings.inherited,
         "resent_emails": findings.resent,
+        "emails_again_after_an_unheard_copy": findings.unheard,
         "unmerged_purchase_notices": findings.unmerged[:10],
         "passed": passed,
         **(extra or {}),

@@ -1,7 +1,12 @@
 """The SMTP server the fault suite's system sends its e-mails to (aiosmtpd, a real server on a
 localhost port, for the whole session): which notices were e-mailed, and how many times. It can
 keep senders waiting for its answer a moment (a slow mail server), so a fault can strike while an
-e-mail is in flight."""
+e-mail is in flight.
+
+It also knows which copies their sender may never have heard accepted: a sender that heard our
+"250" ends its session with QUIT (aiosmtplib does, on success); one whose SMTP timeout struck
+first, or that died, just drops the connection. SMTP has no way to tell that sender the message
+arrived, so its resend is SMTP's own at-least-once, not a notice the system knew it had sent."""
 
 from __future__ import annotations
 
@@ -30,10 +35,18 @@ class _Handler:
             self.box.held.set()
             await asyncio.to_thread(self.box.released.wait, self.box.hold_seconds)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        notice = str(message[NOTIFICATION_HEADER] or "")
         with self.box.lock:
-            self.box.notices[str(message[NOTIFICATION_HEADER] or "")] += 1
+            self.box.notices[notice] += 1
             self.box.received += 1
+        session.boxoffice_notices = [*getattr(session, "boxoffice_notices", []), notice]
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.box.lock:
+            self.box.heard.update(getattr(session, "boxoffice_notices", []))
+        session.boxoffice_notices = []
+        return "221 Bye"
 
 
 class Mailbox:
@@ -46,6 +59,8 @@ class Mailbox:
         self.url = f"smtp://127.0.0.1:{self.port}"
         self.lock = threading.Lock()
         self.notices: Counter[str] = Counter()
+        # Copies whose sender said QUIT after our "250": it knew they had arrived.
+        self.heard: Counter[str] = Counter()
         self.received = 0
         self.released = threading.Event()
         self.released.set()
@@ -75,3 +90,8 @@ class Mailbox:
     def counts(self) -> Counter[str]:
         with self.lock:
             return Counter(self.notices)
+
+    def heard_counts(self) -> Counter[str]:
+        """Per notice, the copies whose sender heard they had arrived (see the module's doc)."""
+        with self.lock:
+            return Counter(self.heard)
