@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -34,6 +34,7 @@ from boxoffice.seatboard import (
     now_ms,
     public_status,
     sold_state,
+    unavailable,
 )
 
 log = structlog.get_logger("boxoffice.booking")
@@ -81,7 +82,7 @@ def board_states(sold: Iterable[LiveSeat]) -> dict[str, str]:
 
 
 def caller_view(
-    states: dict[str, str], user: Principal | None, *, keep_free: bool = False
+    states: Mapping[str, str], user: Principal | None, *, keep_free: bool = False
 ) -> dict[str, str]:
     """Stored board states as the caller sees them; free seats only when `keep_free`."""
     me = str(user.user_id) if user else None
@@ -154,12 +155,13 @@ class SeatBoardKeeper:
 
     async def states(
         self, showtime_id: uuid.UUID, *, install: bool = True
-    ) -> tuple[int, dict[str, str]]:
+    ) -> tuple[int, Mapping[str, str]]:
         """(version, stored state of every seat that is not free); the database's sold seats
-        at version 0 when the board is down (or not installed, and not to be)."""
+        at version 0 when the board is down (or not installed, and not to be). Read-only: a
+        snapshot's states are shared by every reader of the process."""
         snapshot = await self.current(showtime_id, install=install)
         if snapshot is not None:
-            return snapshot.version, dict(snapshot.states)
+            return snapshot.version, snapshot.states
         return 0, {str(s.seat_id): "B" for s in await self.sold(showtime_id)}
 
     async def changes_since(self, showtime_id: uuid.UUID, version: int) -> Delta | None:
@@ -175,9 +177,9 @@ class SeatBoardKeeper:
     ) -> set[uuid.UUID]:
         """Seats of the layout the caller cannot take now: sold, or held by someone else."""
         _, states = await self.states(showtime_id)
-        view = caller_view(states, user)
         seats = layout.by_key
-        return {seats[s].id for s, status in view.items() if status != "mine" and s in seats}
+        taken = unavailable(states, str(user.user_id) if user else None, now_ms())
+        return {seats[s].id for s in taken if s in seats}
 
     # Holds
 

@@ -49,6 +49,7 @@ from boxoffice.seatboard.types import (
     parse_hold,
     public_status,
     sold_state,
+    unavailable,
 )
 
 
@@ -90,5 +91,6 @@ __all__ = [
     "public_status",
     "seat_board",
     "sold_state",
+    "unavailable",
     "use_seat_board",
 ]

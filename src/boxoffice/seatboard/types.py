@@ -47,6 +47,26 @@ def sold_state(unpaid_until_ms: int | None = None) -> str:
     return BOOKED if unpaid_until_ms is None else f"P{unpaid_until_ms}"
 
 
+def unavailable(states: Mapping[str, str], caller: str | None, at_ms: int) -> list[str]:
+    """The seats `public_status` shows the caller as "booked" or "held", in one pass with no
+    call per seat: booking reads a whole 2,000-seat board for every best-seats hold, and asking
+    `public_status` seat by seat was most of that (py-spy, issue 9)."""
+    taken: list[str] = []
+    add = taken.append
+    for seat, state in states.items():
+        kind = state[:1]
+        if state == BOOKED:
+            add(seat)
+        elif kind == "P":
+            if int(state[1:]) > at_ms:
+                add(seat)
+        elif kind == "H":
+            expires, _, owner = state[1:].partition(":")
+            if int(expires) > at_ms and owner != caller:
+                add(seat)
+    return taken
+
+
 def is_sold(state: str, at_ms: int) -> bool:
     return state == BOOKED or (state.startswith("P") and int(state[1:]) > at_ms)
 
