@@ -11,7 +11,7 @@ import email.policy
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from typing import Any
 
 import httpx
@@ -276,8 +276,11 @@ async def notices(api: httpx.AsyncClient, token: str, **params: Any) -> list[dic
     return response.json()  # type: ignore[no-any-return]
 
 
-def parts(message: EmailMessage) -> dict[str, Any]:
-    """The plain text, the HTML and the images of an e-mail."""
+def parts(message: Message) -> dict[str, Any]:
+    """The plain text, the HTML and the images of an e-mail, as a mail program reads them from
+    its bytes (so a message built either way in `mail.build_message` reads the same)."""
+    message = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
     plain = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     images = [p for p in message.walk() if p.get_content_type() == "image/png"]

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
+import io
 import uuid
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
 
 import pytest
-from hypothesis import given, settings
+import qrcode
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from boxoffice.booking.service import CODE_ALPHABET
 from boxoffice.notification.content import compose
-from boxoffice.notification.mail import build_message, qr_png
+from boxoffice.notification.mail import (
+    NOTIFICATION_HEADER,
+    QR_BOX_PIXELS,
+    QR_MASK,
+    build_message,
+    mail_of,
+    qr_png,
+)
 from boxoffice.notification.models import Notification
 from tests.notification.conftest import booking_payload, parts, payment_payload
 from tests.qr import read_qr
@@ -77,8 +91,10 @@ def test_an_event_with_little_in_it_still_makes_a_clear_sentence():
     assert "someday" in odd.message and "None" not in odd.message
 
 
-def _notification(kind: str, payload: dict, template: str) -> Notification:
-    notice = compose(kind, payload, known_booking())
+def _notification(
+    kind: str, payload: dict, template: str, known: dict | None = None
+) -> Notification:
+    notice = compose(kind, payload, known or known_booking())
     return Notification(
         id=uuid.uuid4(),
         user_id=ALICE,
@@ -132,3 +148,84 @@ def test_other_mails_carry_no_ticket_and_escape_what_they_quote():
     assert body["images"] == []
     assert "&lt;b&gt;Heat&lt;/b&gt; &amp; Co" in body["html"]
     assert "<b>Heat</b> & Co" in body["plain"]
+
+
+def _reading(message: Message) -> dict:
+    """What a mail program sees of an e-mail, read from its bytes: the headers decoded, and
+    each part's type, disposition, file name, Content-ID and content."""
+    read = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(read, EmailMessage)
+    names = ("Subject", "From", "To", "Date", "Message-ID", NOTIFICATION_HEADER)
+    return {
+        "headers": {name: str(read[name]) for name in names},
+        "parts": [
+            (
+                part.get_content_type(),
+                part.get_content_disposition(),
+                part.get_filename(),
+                part["Content-ID"],
+                None if part.is_multipart() else part.get_content(),
+            )
+            for part in read.walk()
+        ],
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    subject=st.text(st.characters(blacklist_categories=("Cs",)), max_size=150),
+    name=st.sampled_from(["", "boxoffice", "Rạp Chiếu Phim", '"Dune, Part Two"']),
+    address=st.sampled_from(
+        ["alice@x.example", "anh.nguyen@rap.vn", "дмитрий@пример.рф", "a+b@x.example"]
+    ),
+    template=st.sampled_from(["booking_confirmed", "booking_expired", "general"]),
+    # The title is quoted in the text and the HTML: any script, and lines SMTP cannot carry.
+    title=st.one_of(
+        st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40),
+        st.integers(990, 1100).map(lambda n: "Dune " * (n // 5)),
+    ),
+)
+def test_the_cheap_way_of_building_an_email_reads_the_same_as_the_current_api(
+    subject, name, address, template, title
+):
+    booking = booking_payload(ALICE, "a@x.example", movie_title=title)
+    note = _notification("booking.confirmed", booking, template, known=booking)
+    note.subject, note.email = subject, address
+    mail = mail_of(note, f"{name} <t@boxoffice.example>" if name else "t@boxoffice.example")
+    plain = address.isascii() and name.isascii() and subject.isprintable()
+    # Taken exactly where it can say what the current API says...
+    assert mail.plain_headers() == plain
+    event(f"plain: {plain}")
+    if not plain:
+        return
+    # ...and there a mail program sees the very same e-mail, in lines any SMTP server carries.
+    cheap = mail.plain_message()
+    assert _reading(cheap) == _reading(mail.message())
+    assert max(len(line) for line in cheap.as_bytes().splitlines()) <= 998
+    assert isinstance(build_message(note, "t@boxoffice.example"), MIMEMultipart)
+
+
+def test_a_header_with_a_line_break_is_refused_as_before():
+    note = _notification("booking.confirmed", known_booking(), "booking_confirmed")
+    note.subject = "Booking confirmed\r\nBcc: everyone@x.example"
+    assert not mail_of(note, "t@boxoffice.example").plain_headers()
+    with pytest.raises(ValueError, match="linefeed or carriage return"):
+        build_message(note, "t@boxoffice.example")
+
+
+def test_the_qr_png_has_the_pixels_qrcode_itself_draws():
+    for text in ("BK7Q2M9X", "BKAAAAAAAA", "x" * 32):
+        code = qrcode.QRCode(
+            error_correction=qrcode.constants.ERROR_CORRECT_M,
+            box_size=QR_BOX_PIXELS,
+            border=2,
+            mask_pattern=QR_MASK,
+        )
+        code.add_data(text)
+        code.make(fit=True)
+        buffer = io.BytesIO()
+        code.make_image().save(buffer, format="PNG")
+        drawn = Image.open(io.BytesIO(buffer.getvalue())).convert("L")
+        ours = Image.open(io.BytesIO(qr_png(text))).convert("L")
+        assert ours.size == drawn.size
+        assert ours.tobytes() == drawn.tobytes()
