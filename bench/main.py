@@ -61,7 +61,7 @@ def machine() -> dict[str, Any]:
 async def measure_ceilings(opts: Options, system: System | None, prefix: str) -> dict[str, Any]:
     if not opts.ceilings:
         return {"skipped": "--no-ceilings"}
-    out = await ceilings.database_and_redis(prefix, opts.profile)
+    out = await ceilings.servers(prefix, opts.profile)
     if system is None:
         why = "--url: needs the harness's own system (its gateway and run dir)"
         out["ping"] = {"skipped": why}
@@ -162,6 +162,9 @@ def say(report: dict[str, Any]) -> None:
             f"   {mark:12} {check['target']}: {check['measured']} (must be {check['must_be']})",
             file=err,
         )
+        budget = check.get("budget")
+        if budget:
+            print(f"{'':15}a sale's CPU, ms: {json.dumps(budget, ensure_ascii=False)}", file=err)
 
 
 async def run_all(opts: Options) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ class Profile:
     pgbench_clients: int
     pgbench_seconds: int
     redis_requests: int
+    rabbit_messages: int
     stop_grace: float  # seconds between SIGTERM and SIGKILL when the run stops the system
 
 
@@ -45,6 +46,7 @@ DEFAULT = Profile(
     pgbench_clients=16,
     pgbench_seconds=10,
     redis_requests=100_000,
+    rabbit_messages=20_000,
     stop_grace=30.0,
 )
 TINY = Profile(
@@ -56,6 +58,7 @@ TINY = Profile(
     pgbench_clients=4,
     pgbench_seconds=1,
     redis_requests=2_000,
+    rabbit_messages=300,
     stop_grace=5.0,
 )
 

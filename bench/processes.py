@@ -106,8 +106,9 @@ SERVERS = {"postgres": "postgresql", "redis-server": "redis", "beam.smp": "rabbi
 
 
 def server_cpu() -> dict[str, float]:
-    """CPU time so far of the shared servers' processes (by name; a PostgreSQL backend that
-    exited in between is missed, so pooled connections are what this counts well)."""
+    """CPU time so far of the shared servers' processes, by name. A process's reaped children
+    count too (their CPU moves to the parent's `cutime` when they exit): so a PostgreSQL backend
+    that exited in between, pgbench's say, is still counted, through the postmaster."""
     tick = os.sysconf("SC_CLK_TCK")
     out = dict.fromkeys(SERVERS.values(), 0.0)
     for entry in Path("/proc").iterdir():
@@ -118,7 +119,8 @@ def server_cpu() -> dict[str, float]:
             name = raw[raw.index("(") + 1 : raw.rindex(")")]
             if name in SERVERS:
                 fields = raw.rsplit(") ", 1)[1].split()
-                out[SERVERS[name]] += (int(fields[11]) + int(fields[12])) / tick
+                # utime, stime, cutime, cstime (stat fields 14-17)
+                out[SERVERS[name]] += sum(int(f) for f in fields[11:15]) / tick
     return out
 
 

@@ -136,6 +136,14 @@ def test_every_scenario_runs_distributed_with_ceilings_through_the_gateway(tmp_p
     assert ceilings["pgbench_tpcb"]["tps"] > 0
     assert ceilings["pgbench_booking_tx"]["tps"] > 0
     assert ceilings["redis_benchmark"]["set_per_s"] > 0
+    # The servers' own CPU per unit of work, and what it makes of a sale's budget.
+    assert ceilings["pgbench_booking_tx"]["server_cpu_ms_per_tx"] > 0
+    assert ceilings["rabbitmq_quorum"]["messages_per_s"] > 0
+    assert ceilings["rabbitmq_quorum"]["server_cpu_ms_per_message"] > 0
+    (tpcb,) = [c for c in reports["flash-sale"]["targets"]["checks"] if "TPC-B" in c["target"]]
+    assert {"allowed_ms_per_sale", "floor_ms_per_sale", "left_for_the_rest_ms"} <= set(
+        tpcb["budget"]
+    )
     assert ceilings["ping"]["url"].endswith("/gateway/ping")
     assert list(ceilings["ping"]["status"]) == ["200"]
     assert set(reports["flash-sale"]["service_rss"]) >= {"auth", "booking", "gateway"}
